@@ -1,0 +1,84 @@
+"""aiusage_core: attribute the tokens and exact cost of AI calls to nested usage contexts.
+
+::
+
+    from aiusage_core import ai_usage_context, wrap_openai
+
+    client = wrap_openai(OpenAI())
+    with ai_usage_context("receipt_batch", job_id="job-123") as usage:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+    print(usage.totals.cost_usd)
+
+This module is the public API; everything in underscored modules is private.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._config import Settings, configure, settings
+from ._context import (
+    UsageContext,
+    ai_usage_context,
+    batch_ai_usage_context,
+    current_context,
+)
+from ._decorator import ai_usage_tracked
+from ._delivery import flush
+from ._errors import (
+    AIUsageError,
+    BudgetExceededError,
+    ConfigurationError,
+    ContextError,
+    LedgerError,
+    MetadataError,
+    SchemaVersionError,
+)
+from ._metadata import environment_tags, merge_metadata
+from ._partial import PartialFailureTracker, partial_failure_context
+from ._pricing import CustomPrice, PriceQuery, PriceResolver
+from ._propagation import ContextThreadPoolExecutor, propagate
+from ._recording import record_usage
+from ._records import ErrorInfo, UsageRecord, UsageStatus, UsageTotals
+from ._sinks import MemorySink, Sink
+
+try:
+    __version__ = version("pytest-aiusage")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AIUsageError",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "ContextError",
+    "ContextThreadPoolExecutor",
+    "CustomPrice",
+    "ErrorInfo",
+    "LedgerError",
+    "MemorySink",
+    "MetadataError",
+    "PartialFailureTracker",
+    "PriceQuery",
+    "PriceResolver",
+    "SchemaVersionError",
+    "Settings",
+    "Sink",
+    "UsageContext",
+    "UsageRecord",
+    "UsageStatus",
+    "UsageTotals",
+    "__version__",
+    "ai_usage_context",
+    "ai_usage_tracked",
+    "batch_ai_usage_context",
+    "configure",
+    "current_context",
+    "environment_tags",
+    "flush",
+    "merge_metadata",
+    "partial_failure_context",
+    "propagate",
+    "record_usage",
+    "settings",
+]

@@ -1,0 +1,336 @@
+"""Usage contexts: the one ``ContextVar``, attribution, and the context manager itself."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._delivery import _outbox, enqueue, flush
+from ._errors import ContextError
+from ._metadata import merge_metadata, validate_metadata
+from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
+from ._sinks import Sink
+
+if TYPE_CHECKING:
+    from ._config import Settings
+
+__all__ = [
+    "UsageContext",
+    "ai_usage_context",
+    "attribute",
+    "batch_ai_usage_context",
+    "current_context",
+]
+
+logger = logging.getLogger("aiusage")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The one piece of context state. Values are UsageContext objects; set and reset by token.
+_current: ContextVar[UsageContext | None] = ContextVar("aiusage_current_context", default=None)
+
+# Serialises updates of totals and record lists. Recording is rare next to entering and
+# leaving contexts, so one lock beats allocating one per context.
+_record_lock = threading.Lock()
+
+
+class _Epoch:
+    """Bumped whenever cached merged metadata may be stale (add_metadata, configure)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+_epoch = _Epoch()
+
+
+def invalidate_metadata_caches() -> None:
+    """Make every context recompute its merged metadata on next use."""
+    _epoch.value += 1
+
+
+_NEW, _OPEN, _CLOSED = 0, 1, 2
+_NO_USAGE = UsageTotals()
+_NO_METADATA: dict[str, Any] = {}
+
+
+class UsageContext:
+    """A span of work whose AI usage is counted together.
+
+    Made by :func:`ai_usage_context`; a context manager (``with`` and ``async with``) that
+    yields itself, and a decorator that opens a fresh copy around each call. A context may be
+    entered once.
+    """
+
+    # No __slots__: class-level defaults let __init__ assign only what a context was given,
+    # which keeps entering and leaving a context close to the cost of a bare ``with``.
+    parent: UsageContext | None = None
+    """The enclosing context when this one was entered, or ``None``."""
+    batch: bool = False
+    """Whether calls in this context are priced at Batch API rates."""
+    _own: dict[str, Any] = _NO_METADATA  # replaced per instance, never mutated
+    _sinks: tuple[Sink, ...] = ()
+    _token: Token[UsageContext | None] | None = None
+    _acc: TotalsAccumulator | None = None
+    _records: list[UsageRecord] | None = None
+    _records_dropped: int = 0
+    _error: ErrorInfo | None = None
+    _merged: Mapping[str, Any] | None = None
+    _merged_epoch: int = -1
+    _state: int = 0  # _NEW
+
+    operation_type: str
+    """What kind of work this is, e.g. ``"receipt_batch"``."""
+    path: tuple[str, ...]
+    """Operation types from the outermost context down to this one."""
+
+    def __init__(
+        self,
+        operation_type: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        sinks: Iterable[Sink] | None = None,
+        batch: bool = False,
+    ) -> None:
+        if not isinstance(operation_type, str) or not operation_type:
+            raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
+        self.operation_type = operation_type
+        self.path = (operation_type,)
+        if metadata:
+            self._own = validate_metadata(metadata, f"context {operation_type!r}")
+        if sinks:
+            self._sinks = tuple(sinks)
+        if batch:
+            self.batch = True
+
+    # -- entering and leaving -------------------------------------------------------------
+
+    def _attach(self) -> None:
+        """Open the context under the current one without making it current."""
+        if self._state != _NEW:
+            raise ContextError(
+                f"usage context {self.operation_type!r} was already "
+                f"{'entered' if self._state == _OPEN else 'used'}; a context can be entered "
+                "once: call ai_usage_context(...) again for a new one"
+            )
+        parent = _current.get()
+        if parent is not None:
+            self.parent = parent
+            self.path = (*parent.path, self.operation_type)
+            if parent.batch:
+                self.batch = True
+        self._state = _OPEN
+
+    def _detach(self, exc: BaseException | None) -> None:
+        """Close the context: remember the exception that left it and deliver records."""
+        self._state = _CLOSED
+        if exc is not None and self._error is None:
+            self._error = ErrorInfo.from_exception(exc)
+        if _outbox.pending:
+            flush()
+
+    def __enter__(self) -> UsageContext:
+        self._attach()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            _current.reset(self._token)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            # Left in another contextvars.Context than it was entered in (e.g. an async
+            # generator finalised by the event loop). Restore the parent there instead.
+            logger.warning(
+                "aiusage: usage context %r exited in a different context than it was "
+                "entered in; restoring its parent",
+                self.operation_type,
+            )
+            _current.set(self.parent)
+        self._token = None
+        # Inlined _detach: this path runs once per context and sets the overhead floor.
+        self._state = _CLOSED
+        if exc is not None and self._error is None:
+            self._error = ErrorInfo.from_exception(exc)
+        if _outbox.pending:
+            flush()
+
+    async def __aenter__(self) -> UsageContext:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        """Use the context as a decorator: each call runs in a fresh copy of it."""
+        from ._decorator import track
+
+        if self._state != _NEW:
+            raise ContextError(
+                f"usage context {self.operation_type!r} is in use and cannot decorate a function"
+            )
+        own, sinks, batch, op = self._own, self._sinks, self.batch, self.operation_type
+
+        def make_context() -> UsageContext:
+            ctx = UsageContext(op, sinks=sinks, batch=batch)
+            ctx._own = own
+            return ctx
+
+        return track(func, make_context)
+
+    # -- reading --------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the context has been entered and not yet exited."""
+        return self._state == _OPEN
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """Metadata merged from the environment tags, every enclosing context and this one
+        (read-only)."""
+        merged = self._merged
+        if merged is None or self._merged_epoch != _epoch.value:
+            merged = self._compute_merged()
+        return merged
+
+    @property
+    def own_metadata(self) -> Mapping[str, Any]:
+        """The metadata given to this context alone (read-only)."""
+        return MappingProxyType(self._own)
+
+    def _compute_merged(self) -> Mapping[str, Any]:
+        from ._config import settings
+
+        epoch = _epoch.value
+        if self.parent is not None:
+            base: Mapping[str, Any] = self.parent.metadata
+        else:
+            base = settings().environment_tags
+        merged = freeze_mapping(merge_metadata(base, self._own))
+        self._merged, self._merged_epoch = merged, epoch
+        return merged
+
+    def add_metadata(self, **metadata: Any) -> None:
+        """Add (or replace) metadata on this context; later records carry it."""
+        checked = validate_metadata(metadata, f"context {self.operation_type!r}.add_metadata")
+        with _record_lock:
+            self._own = merge_metadata(self._own, checked)
+        invalidate_metadata_caches()
+
+    @property
+    def records(self) -> list[UsageRecord]:
+        """Records of this context and its descendants, in order (a copy).
+
+        At most ``max_records_per_context`` are kept; see :attr:`records_dropped`.
+        """
+        with _record_lock:
+            return list(self._records) if self._records is not None else []
+
+    @property
+    def records_dropped(self) -> int:
+        """Records counted in :attr:`totals` but not kept in :attr:`records` (over the cap)."""
+        return self._records_dropped
+
+    @property
+    def totals(self) -> UsageTotals:
+        """Sums over every record of this context and its descendants."""
+        with _record_lock:
+            return self._acc.snapshot() if self._acc is not None else _NO_USAGE
+
+    @property
+    def error(self) -> ErrorInfo | None:
+        """The exception that left this context (type and message), or ``None``."""
+        return self._error
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """Sinks given to this context; they receive its records and its descendants'."""
+        return self._sinks
+
+    def __repr__(self) -> str:
+        state = ("new", "open", "closed")[self._state]
+        t = self.totals
+        return (
+            f"<UsageContext {'/'.join(self.path)!r} {state} calls={t.calls} "
+            f"tokens={t.total_tokens} cost_usd={t.cost_usd}>"
+        )
+
+
+def current_context() -> UsageContext | None:
+    """The innermost open usage context of the running thread or task, or ``None``."""
+    return _current.get()
+
+
+def ai_usage_context(
+    operation_type: str, *, sinks: Iterable[Sink] | None = None, **metadata: Any
+) -> UsageContext:
+    """Open a usage context: every AI call inside it is counted on it and its ancestors.
+
+    Works with ``with``, ``async with`` and as a decorator::
+
+        with ai_usage_context("receipt_batch", job_id="job-123") as usage:
+            label_receipts(client, batch)
+        print(usage.totals.cost_usd)
+
+    ``sinks`` receive this context's records (and its descendants') in addition to the
+    configured ones. Metadata must be JSON-serialisable; it merges down the nesting.
+    """
+    return UsageContext(operation_type, metadata, sinks=sinks)
+
+
+def batch_ai_usage_context(
+    batch_id: str,
+    operation_type: str = "batch_processing",
+    *,
+    sinks: Iterable[Sink] | None = None,
+    **metadata: Any,
+) -> UsageContext:
+    """A usage context whose calls are priced at Batch API rates (records say ``batch=True``).
+
+    ``batch_id`` is added to the metadata.
+    """
+    return UsageContext(operation_type, {**metadata, "batch_id": batch_id}, sinks=sinks, batch=True)
+
+
+def attribute(record: UsageRecord, context: UsageContext | None, config: Settings) -> None:
+    """Count ``record`` on ``context`` and its ancestors and queue it for delivery."""
+    sinks = config.sinks
+    cap = config.max_records_per_context
+    with _record_lock:
+        node = context
+        while node is not None:
+            if node._acc is None:
+                node._acc = TotalsAccumulator()
+                node._records = []
+            node._acc.add(record)
+            if cap is None or len(node._records) < cap:  # type: ignore[arg-type]
+                node._records.append(record)  # type: ignore[union-attr]
+            else:
+                if not node._records_dropped:
+                    logger.warning(
+                        "aiusage: context %r keeps at most %d records; later ones are counted "
+                        "in its totals but not kept in .records (see records_dropped)",
+                        "/".join(node.path),
+                        cap,
+                    )
+                node._records_dropped += 1
+            if node._sinks:
+                sinks = (*sinks, *(s for s in node._sinks if s not in sinks))
+            node = node.parent
+    enqueue(record, sinks, config.flush_every)

@@ -1,0 +1,110 @@
+"""Delivery: every record reaches every sink it is meant for exactly once.
+
+Records wait in one process-wide outbox. The outbox is flushed when any usage context exits,
+when it holds ``flush_every`` records, on :func:`flush`, and at interpreter exit. A flush takes
+the pending records out under a lock, so concurrent flushes never deliver a record twice.
+A sink that raises is logged on the ``aiusage`` logger and never raises into the caller.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from ._records import UsageRecord
+from ._sinks import Sink
+
+__all__ = ["add_listener", "deliver", "enqueue", "flush", "remove_listener"]
+
+logger = logging.getLogger("aiusage")
+
+Listener = Callable[[UsageRecord], None]
+
+
+class _Outbox:
+    __slots__ = ("atexit_registered", "listeners", "lock", "pending")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[tuple[UsageRecord, tuple[Sink, ...]]] = []
+        self.listeners: tuple[Listener, ...] = ()
+        self.atexit_registered = False
+
+
+_outbox = _Outbox()
+
+
+def add_listener(listener: Listener) -> None:
+    """Call ``listener(record)`` synchronously for every new record (used by the plugin)."""
+    with _outbox.lock:
+        _outbox.listeners = (*_outbox.listeners, listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    """Stop calling ``listener``."""
+    with _outbox.lock:
+        _outbox.listeners = tuple(x for x in _outbox.listeners if x is not listener)
+
+
+def enqueue(record: UsageRecord, sinks: tuple[Sink, ...], flush_every: int) -> None:
+    """Queue ``record`` for ``sinks`` and tell the listeners; never raises."""
+    for listener in _outbox.listeners:
+        try:
+            listener(record)
+        except Exception:
+            logger.exception("aiusage: record listener %r failed", listener)
+    if not sinks:
+        return
+    with _outbox.lock:
+        _outbox.pending.append((record, sinks))
+        size = len(_outbox.pending)
+        if not _outbox.atexit_registered:
+            _outbox.atexit_registered = True
+            atexit.register(_at_exit)
+    if size >= flush_every:
+        flush()
+
+
+def has_pending() -> bool:
+    """Whether records wait for delivery."""
+    return bool(_outbox.pending)
+
+
+def flush() -> None:
+    """Deliver every pending record now. Never raises."""
+    if not _outbox.pending:
+        return
+    with _outbox.lock:
+        batch, _outbox.pending = _outbox.pending, []
+    by_sink: dict[int, tuple[Sink, list[UsageRecord]]] = {}
+    for record, sinks in batch:
+        for sink in sinks:
+            entry = by_sink.get(id(sink))
+            if entry is None:
+                by_sink[id(sink)] = (sink, [record])
+            else:
+                entry[1].append(record)
+    for sink, records in by_sink.values():
+        deliver(sink, records)
+
+
+def deliver(sink: Sink, records: Sequence[UsageRecord]) -> None:
+    """Write ``records`` to ``sink``; a failure is handed to the spool, never raised."""
+    from ._spool import write_or_spool
+
+    write_or_spool(sink, records)
+
+
+def _at_exit() -> None:
+    flush()
+    from ._config import settings
+    from ._spool import retry_all_spools
+
+    retry_all_spools()
+    for sink in settings().sinks:
+        try:
+            sink.close()
+        except Exception:
+            logger.exception("aiusage: closing sink %r failed", sink)

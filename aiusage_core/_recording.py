@@ -1,0 +1,241 @@
+"""Making usage records: :func:`record_usage` for callers, :func:`emit` for integrations."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._config import settings
+from ._context import UsageContext, attribute, current_context
+from ._errors import ConfigurationError
+from ._metadata import merge_metadata, validate_metadata
+from ._pricing import PriceQuery
+from ._records import ErrorInfo, UsageRecord, UsageStatus, freeze_mapping
+
+__all__ = ["emit", "record_usage"]
+
+logger = logging.getLogger("aiusage")
+
+_TOKEN_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+)
+
+
+def emit(
+    *,
+    model: str,
+    provider: str = "openai",
+    api: str = "chat",
+    input_tokens: int = 0,
+    cached_input_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    output_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    input_audio_tokens: int = 0,
+    output_audio_tokens: int = 0,
+    usage_status: UsageStatus = "reported",
+    cost_usd: Decimal | None = None,
+    price: bool = True,
+    error: ErrorInfo | None = None,
+    latency_ms: float | None = None,
+    service_tier: str | None = None,
+    request_id: str | None = None,
+    batch: bool | None = None,
+    client_metadata: Mapping[str, Any] | None = None,
+    call_metadata: Mapping[str, Any] | None = None,
+    context: UsageContext | None = None,
+) -> UsageRecord:
+    """Make, price, attribute and queue one record. Counts must already be validated.
+
+    ``context`` defaults to the current one. ``price=False`` (or a failed call, or
+    ``usage_status="missing"``) leaves ``cost_usd`` as given. ``batch=None`` takes the
+    context's Batch flag. Used by the OpenAI integration; does not validate its input.
+    """
+    config = settings()
+    ctx = current_context() if context is None else context
+    is_batch = (ctx.batch if ctx is not None else False) if batch is None else batch
+    if price and cost_usd is None and usage_status != "missing":
+        cost_usd = config.pricer.price(
+            PriceQuery(
+                model=model,
+                provider=provider,
+                api=api,
+                input_tokens=input_tokens,
+                cached_input_tokens=cached_input_tokens,
+                cache_write_tokens=cache_write_tokens,
+                output_tokens=output_tokens,
+                reasoning_tokens=reasoning_tokens,
+                input_audio_tokens=input_audio_tokens,
+                output_audio_tokens=output_audio_tokens,
+                service_tier=service_tier,
+                batch=is_batch,
+            )
+        )
+    if client_metadata or call_metadata:
+        base: Mapping[str, Any] = config.environment_tags
+        if client_metadata:
+            base = merge_metadata(base, client_metadata)
+        if ctx is not None:
+            # The context's chain sits above client defaults: re-apply it over them.
+            base = merge_metadata(base, _chain_metadata(ctx))
+        metadata = freeze_mapping(merge_metadata(base, call_metadata or {}))
+    else:
+        metadata = ctx.metadata if ctx is not None else freeze_mapping(config.environment_tags)
+    record = UsageRecord(
+        model=model,
+        provider=provider,
+        api=api,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached_input_tokens,
+        cache_write_tokens=cache_write_tokens,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning_tokens,
+        input_audio_tokens=input_audio_tokens,
+        output_audio_tokens=output_audio_tokens,
+        cost_usd=cost_usd,
+        metadata=metadata,
+        context_path=ctx.path if ctx is not None else (),
+        error=error,
+        latency_ms=latency_ms,
+        usage_status=usage_status,
+        batch=is_batch,
+        service_tier=service_tier,
+        request_id=request_id,
+        timestamp=datetime.now(timezone.utc),
+        record_id=uuid.uuid4().hex,
+    )
+    attribute(record, ctx, config)
+    return record
+
+
+def _chain_metadata(ctx: UsageContext) -> dict[str, Any]:
+    """The metadata of ``ctx``'s chain of contexts, without the environment tags."""
+    chain: list[UsageContext] = []
+    node: UsageContext | None = ctx
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    merged: dict[str, Any] = {}
+    for node in reversed(chain):
+        merged = merge_metadata(merged, node.own_metadata)
+    return merged
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(
+            f"record_usage({name}=...) must be a non-negative int, not "
+            f"{type(value).__name__} ({value!r})",
+            name=name,
+            value=value,
+        )
+    if value < 0:
+        raise ConfigurationError(
+            f"record_usage({name}={value}) must not be negative", name=name, value=value
+        )
+    return value
+
+
+def _cost(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise ConfigurationError(
+            f"record_usage(cost_usd=...) must be a Decimal, int, float or decimal string, not "
+            f"{type(value).__name__} ({value!r})",
+            name="cost_usd",
+            value=value,
+        )
+    try:
+        cost = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigurationError(
+            f"record_usage(cost_usd={value!r}) is not a number", name="cost_usd", value=value
+        ) from None
+    if not cost.is_finite() or cost < 0:
+        raise ConfigurationError(
+            f"record_usage(cost_usd={value!r}) must be finite and non-negative",
+            name="cost_usd",
+            value=value,
+        )
+    return cost
+
+
+def record_usage(
+    *,
+    model: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cached_input_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    provider: str = "openai",
+    api: str = "chat",
+    cost_usd: Decimal | int | float | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    error: BaseException | str | ErrorInfo | None = None,
+) -> UsageRecord:
+    """Record a call by hand (any provider) in the current usage context and return it.
+
+    The record is priced with genai-prices (or your overrides) unless ``cost_usd`` is given;
+    an unknown model gives ``cost_usd=None``, never zero. ``input_tokens`` includes
+    ``cached_input_tokens`` and ``output_tokens`` includes ``reasoning_tokens``, as OpenAI
+    reports them::
+
+        record_usage(model="claude-sonnet-4-5", provider="anthropic",
+                     input_tokens=1200, output_tokens=300)
+
+    Bad arguments raise :class:`ConfigurationError` (a ``ValueError``) naming the argument.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigurationError(
+            f"record_usage(model=...) must be a non-empty string, not {model!r}",
+            name="model",
+            value=model,
+        )
+    for name, value in (("provider", provider), ("api", api)):
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(
+                f"record_usage({name}=...) must be a non-empty string, not {value!r}",
+                name=name,
+                value=value,
+            )
+    input_tokens = _count("input_tokens", input_tokens)
+    output_tokens = _count("output_tokens", output_tokens)
+    cached_input_tokens = _count("cached_input_tokens", cached_input_tokens)
+    reasoning_tokens = _count("reasoning_tokens", reasoning_tokens)
+    if cached_input_tokens > input_tokens:
+        raise ConfigurationError(
+            f"record_usage(cached_input_tokens={cached_input_tokens}) exceeds "
+            f"input_tokens={input_tokens}: input_tokens includes the cached ones",
+            name="cached_input_tokens",
+            value=cached_input_tokens,
+        )
+    if reasoning_tokens > output_tokens:
+        raise ConfigurationError(
+            f"record_usage(reasoning_tokens={reasoning_tokens}) exceeds "
+            f"output_tokens={output_tokens}: output_tokens includes the reasoning ones",
+            name="reasoning_tokens",
+            value=reasoning_tokens,
+        )
+    call_metadata = validate_metadata(metadata, "record_usage(metadata=...)") if metadata else None
+    return emit(
+        model=model,
+        provider=provider,
+        api=api,
+        usage_status="manual",
+        cost_usd=None if cost_usd is None else _cost(cost_usd),
+        error=ErrorInfo.coerce(error),
+        call_metadata=call_metadata,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        reasoning_tokens=reasoning_tokens,
+    )

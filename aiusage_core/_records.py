@@ -1,0 +1,337 @@
+"""The values aiusage produces: usage records, totals and error descriptions."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Context, Decimal
+from types import MappingProxyType
+from typing import Any, Literal
+
+__all__ = ["ErrorInfo", "UsageRecord", "UsageStatus", "UsageTotals"]
+
+UsageStatus = Literal["reported", "missing", "manual"]
+"""How a record's token counts were obtained.
+
+``reported``: from the provider's response; ``missing``: the response carried no usage (the
+record has zero tokens and ``cost_usd=None``, never a made-up zero cost); ``manual``: given to
+:func:`record_usage` by hand.
+"""
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# Money sums use their own context so a caller's low decimal precision cannot round them.
+MONEY = Context(prec=60)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """The type and message of an exception, kept without the exception itself."""
+
+    type: str
+    """The exception's class name, e.g. ``"RateLimitError"``."""
+    message: str
+    """``str()`` of the exception."""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """Describe ``exc``."""
+        return cls(type=type(exc).__name__, message=str(exc))
+
+    @classmethod
+    def coerce(cls, error: BaseException | str | ErrorInfo | None) -> ErrorInfo | None:
+        """Accept an exception, a message or an :class:`ErrorInfo`."""
+        if error is None or isinstance(error, ErrorInfo):
+            return error
+        if isinstance(error, BaseException):
+            return cls.from_exception(error)
+        if isinstance(error, str):
+            return cls(type="Error", message=error)
+        raise TypeError(
+            f"error must be an exception, a string or ErrorInfo, not {type(error).__name__}"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One API call (or one hand-recorded usage), immutable once made.
+
+    A record holds counts, cost and metadata; never prompt or completion text, never a key.
+    Token counts follow OpenAI's conventions: ``input_tokens`` *includes*
+    ``cached_input_tokens`` and ``cache_write_tokens``; ``output_tokens`` *includes*
+    ``reasoning_tokens``.
+    """
+
+    model: str
+    """The model that served the call (the response's model when it reported one)."""
+    provider: str = "openai"
+    """The provider, as genai-prices names it (``openai``, ``azure``, ``anthropic``, ...)."""
+    api: str = "chat"
+    """The API called: ``chat``, ``embeddings``, ``responses``, or any name for manual records."""
+    input_tokens: int = 0
+    """Prompt/input tokens, including cached and cache-write tokens."""
+    cached_input_tokens: int = 0
+    """Input tokens read from the prompt cache (billed at the cached rate)."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the prompt cache, where the provider bills them apart."""
+    output_tokens: int = 0
+    """Completion/output tokens, including reasoning tokens."""
+    reasoning_tokens: int = 0
+    """Output tokens spent on reasoning."""
+    input_audio_tokens: int = 0
+    """Input tokens that were audio."""
+    output_audio_tokens: int = 0
+    """Output tokens that were audio."""
+    cost_usd: Decimal | None = None
+    """The cost in US dollars, or ``None`` when the call could not be priced."""
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    """Metadata merged from the environment, the client, every enclosing context and the call."""
+    context_path: tuple[str, ...] = ()
+    """Operation types of the enclosing contexts, outermost first; ``()`` outside any context."""
+    error: ErrorInfo | None = None
+    """Why the call failed, or ``None``."""
+    latency_ms: float | None = None
+    """Wall time of the call in milliseconds, when measured."""
+    usage_status: UsageStatus = "manual"
+    """How the token counts were obtained: see :data:`UsageStatus`."""
+    batch: bool = False
+    """Whether the call was priced at Batch API rates."""
+    service_tier: str | None = None
+    """The service tier that served the call (from the response), e.g. ``default``, ``flex``."""
+    request_id: str | None = None
+    """The provider's request id (``x-request-id``), when known."""
+    timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    """When the record was made (UTC)."""
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """A unique id; sinks use it to store each record once even when a write is retried."""
+
+    @property
+    def total_tokens(self) -> int:
+        """``input_tokens + output_tokens``."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def operation_type(self) -> str | None:
+        """The innermost context's operation type, or ``None`` outside any context."""
+        return self.context_path[-1] if self.context_path else None
+
+    @property
+    def priced(self) -> bool:
+        """Whether the record has a cost."""
+        return self.cost_usd is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``Decimal`` as an exact string, the timestamp in ISO 8601."""
+        return {
+            "record_id": self.record_id,
+            "timestamp": self.timestamp.isoformat(),
+            "model": self.model,
+            "provider": self.provider,
+            "api": self.api,
+            "input_tokens": self.input_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "input_audio_tokens": self.input_audio_tokens,
+            "output_audio_tokens": self.output_audio_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "metadata": _thaw(self.metadata),
+            "context_path": list(self.context_path),
+            "error": None
+            if self.error is None
+            else {"type": self.error.type, "message": self.error.message},
+            "latency_ms": self.latency_ms,
+            "usage_status": self.usage_status,
+            "batch": self.batch,
+            "service_tier": self.service_tier,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UsageRecord:
+        """Rebuild a record from :meth:`to_dict` output."""
+        error = data.get("error")
+        cost = data.get("cost_usd")
+        return cls(
+            record_id=str(data["record_id"]),
+            timestamp=datetime.fromisoformat(str(data["timestamp"])),
+            model=str(data["model"]),
+            provider=str(data.get("provider", "openai")),
+            api=str(data.get("api", "chat")),
+            input_tokens=int(data.get("input_tokens", 0)),
+            cached_input_tokens=int(data.get("cached_input_tokens", 0)),
+            cache_write_tokens=int(data.get("cache_write_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            reasoning_tokens=int(data.get("reasoning_tokens", 0)),
+            input_audio_tokens=int(data.get("input_audio_tokens", 0)),
+            output_audio_tokens=int(data.get("output_audio_tokens", 0)),
+            cost_usd=None if cost is None else Decimal(str(cost)),
+            metadata=freeze_mapping(data.get("metadata") or {}),
+            context_path=tuple(data.get("context_path") or ()),
+            error=None if error is None else ErrorInfo(str(error["type"]), str(error["message"])),
+            latency_ms=data.get("latency_ms"),
+            usage_status=data.get("usage_status", "manual"),
+            batch=bool(data.get("batch", False)),
+            service_tier=data.get("service_tier"),
+            request_id=data.get("request_id"),
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; records cross process boundaries (xdist, spools).
+        return (_record_from_dict, (self.to_dict(),))
+
+
+def _record_from_dict(data: Mapping[str, Any]) -> UsageRecord:
+    return UsageRecord.from_dict(data)
+
+
+def freeze_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only view of a (recursively read-only) copy of ``value``."""
+    return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return freeze_mapping(value)
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def thaw(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain, mutable, JSON-ready copy of frozen metadata."""
+    result: dict[str, Any] = _thaw(value)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Sums over a set of records. ``cost_usd`` sums the priced records only."""
+
+    calls: int = 0
+    """Number of records (API calls)."""
+    input_tokens: int = 0
+    """Input tokens, including cached ones."""
+    cached_input_tokens: int = 0
+    """Input tokens read from the prompt cache."""
+    output_tokens: int = 0
+    """Output tokens, including reasoning ones."""
+    reasoning_tokens: int = 0
+    """Output tokens spent on reasoning."""
+    cost_usd: Decimal = Decimal(0)
+    """Cost of the priced records in US dollars."""
+    unpriced_calls: int = 0
+    """Records whose cost is unknown (``cost_usd is None``): ``cost_usd`` is a lower bound."""
+    errors: int = 0
+    """Records of failed calls."""
+
+    @property
+    def total_tokens(self) -> int:
+        """``input_tokens + output_tokens``."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def complete(self) -> bool:
+        """Whether every record was priced, so ``cost_usd`` is the full cost."""
+        return self.unpriced_calls == 0
+
+    def __add__(self, other: UsageTotals) -> UsageTotals:
+        if not isinstance(other, UsageTotals):
+            return NotImplemented
+        return UsageTotals(
+            **{
+                f.name: getattr(self, f.name) + getattr(other, f.name)
+                for f in dataclasses.fields(self)
+                if f.name != "cost_usd"
+            },
+            cost_usd=MONEY.add(self.cost_usd, other.cost_usd),
+        )
+
+    @classmethod
+    def of(cls, records: Any) -> UsageTotals:
+        """Totals of an iterable of :class:`UsageRecord`."""
+        acc = TotalsAccumulator()
+        for record in records:
+            acc.add(record)
+        return acc.snapshot()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, ``cost_usd`` as an exact decimal string."""
+        return {
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "output_tokens": self.output_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": str(self.cost_usd),
+            "unpriced_calls": self.unpriced_calls,
+            "errors": self.errors,
+        }
+
+
+class TotalsAccumulator:
+    """Mutable running sums; callers serialise access (a context holds a lock around it)."""
+
+    __slots__ = (
+        "cached_input_tokens",
+        "calls",
+        "cost_usd",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "unpriced_calls",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.input_tokens = 0
+        self.cached_input_tokens = 0
+        self.output_tokens = 0
+        self.reasoning_tokens = 0
+        self.cost_usd = Decimal(0)
+        self.unpriced_calls = 0
+        self.errors = 0
+
+    def add(self, record: UsageRecord) -> None:
+        """Count ``record``."""
+        self.calls += 1
+        self.input_tokens += record.input_tokens
+        self.cached_input_tokens += record.cached_input_tokens
+        self.output_tokens += record.output_tokens
+        self.reasoning_tokens += record.reasoning_tokens
+        if record.cost_usd is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost_usd = MONEY.add(self.cost_usd, record.cost_usd)
+        if record.error is not None:
+            self.errors += 1
+
+    def snapshot(self) -> UsageTotals:
+        """The current sums as an immutable :class:`UsageTotals`."""
+        return UsageTotals(
+            calls=self.calls,
+            input_tokens=self.input_tokens,
+            cached_input_tokens=self.cached_input_tokens,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            cost_usd=self.cost_usd,
+            unpriced_calls=self.unpriced_calls,
+            errors=self.errors,
+        )

@@ -1,0 +1,1 @@
+"""pytest_aiusage: the pytest plugin of pytest-aiusage."""

@@ -1,0 +1,893 @@
+"""A fake OpenAI API: a real HTTP server on the loopback interface speaking the wire format.
+
+Point the real ``openai`` SDK (or any HTTP client) at :attr:`FakeOpenAI.url` and it answers
+``POST /v1/chat/completions``, ``/v1/embeddings`` and ``/v1/responses`` (JSON and SSE
+streams) with deterministic bodies: the same sequence of requests always gets the same
+bytes back, whichever server instance answers, so cassettes recorded from it are stable.
+
+Example::
+
+    with FakeOpenAI() as server:
+        client = openai.OpenAI(api_key="sk-test", base_url=server.url, max_retries=0)
+        server.reply(content="Hi!", usage={"prompt_tokens": 10, "completion_tokens": 2})
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+        assert completion.usage.total_tokens == 12
+        server.reply(status=429)  # the next call raises openai.RateLimitError
+        assert server.requests[0].headers["authorization"] == "Bearer sk-test"
+        client.close()
+
+Default behaviour of unscripted requests:
+
+* the reply text is ``"Echo: "`` plus the last user message (whitespace collapsed, cut at
+  80 characters), or ``"Hello from FakeOpenAI."`` when there is no user text;
+* token counts come from :func:`count_tokens`; prompts cost 3 tokens per message plus 3,
+  like OpenAI's own accounting for chat formats; cached and reasoning tokens are 0;
+* ``created`` timestamps are :data:`CREATED_AT`; ids and ``x-request-id`` are hashes of the
+  request (method, path, query, body) and how many identical requests came before it;
+* known model aliases are answered with their dated snapshot (:data:`MODEL_SNAPSHOTS`);
+* embeddings have :data:`DEFAULT_EMBEDDING_DIMENSIONS` dimensions unless ``dimensions`` is
+  sent, and are unit vectors derived from a hash of the model and the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import gzip
+import hashlib
+import json
+import logging
+import math
+import re
+import struct
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = [
+    "CREATED_AT",
+    "DEFAULT_EMBEDDING_DIMENSIONS",
+    "MODEL_SNAPSHOTS",
+    "NO_USAGE",
+    "FakeOpenAI",
+    "NoUsage",
+    "ReceivedRequest",
+    "count_tokens",
+]
+
+_log = logging.getLogger("aiusage.fake_openai")
+
+CREATED_AT: Final = 1_700_000_000
+"""The fixed ``created`` / ``created_at`` timestamp of every object the server returns."""
+
+DEFAULT_EMBEDDING_DIMENSIONS: Final = 8
+"""Length of embedding vectors when the request has no ``dimensions`` (small on purpose:
+real models return 1536+ floats, which would only bloat cassettes)."""
+
+MODEL_SNAPSHOTS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+        "gpt-4-turbo": "gpt-4-turbo-2024-04-09",
+        "gpt-4o": "gpt-4o-2024-08-06",
+        "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+        "gpt-4.1": "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+        "gpt-5": "gpt-5-2025-08-07",
+        "gpt-5-mini": "gpt-5-mini-2025-08-07",
+        "gpt-5-nano": "gpt-5-nano-2025-08-07",
+        "o1": "o1-2024-12-17",
+        "o3": "o3-2025-04-16",
+        "o3-mini": "o3-mini-2025-01-31",
+        "o4-mini": "o4-mini-2025-04-16",
+    }
+)
+"""Model aliases the server answers with a dated snapshot, as the real API does; any other
+model name is echoed unchanged."""
+
+
+class NoUsage(enum.Enum):
+    """Type of :data:`NO_USAGE`; a one-member enum so that mypy can narrow on it."""
+
+    NO_USAGE = "NO_USAGE"
+
+
+NO_USAGE: Final = NoUsage.NO_USAGE
+"""Pass as ``reply(usage=NO_USAGE)`` to send a response with no ``usage`` key at all (and, in
+a chat stream, no usage chunk even when the client asked for one)."""
+
+_TOKEN_PATTERN: Final = re.compile(r"\w+|[^\w\s]")
+_MESSAGE_OVERHEAD: Final = 3
+_REPLY_PRIMING: Final = 3
+_DEFAULT_REPLY: Final = "Hello from FakeOpenAI."
+_ECHO_LIMIT: Final = 80
+_POLL_INTERVAL: Final = 0.02
+
+
+def count_tokens(text: str) -> int:
+    """Count tokens the way the fake server does: each run of word characters is one token,
+    and so is each other non-space character.
+
+    It is deterministic and roughly tiktoken-sized for English, which is all tests need::
+
+        >>> count_tokens("Hello, world!")
+        4
+    """
+    return len(_TOKEN_PATTERN.findall(text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceivedRequest:
+    """One HTTP request as the server received it."""
+
+    method: str
+    """HTTP method, upper case (``"POST"``)."""
+    path: str
+    """Path without the query string, e.g. ``"/v1/chat/completions"``."""
+    headers: dict[str, str]
+    """Request headers with lower-case names (``headers["authorization"]``)."""
+    query: dict[str, str]
+    """Query parameters (the first value of each name)."""
+    json: Any
+    """The body parsed as JSON, or ``None`` when it is empty or not JSON."""
+    body: bytes
+    """The raw request body."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Script:
+    """What :meth:`FakeOpenAI.reply` queued; the defaults describe an unscripted request."""
+
+    content: str | None = None
+    model: str | None = None
+    usage: Mapping[str, Any] | NoUsage | None = None
+    service_tier: str | None = None
+    status: int = 200
+    error: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    include_usage_in_stream: bool | None = None
+    drop_connection: bool = False
+
+
+_UNSCRIPTED: Final = _Script()
+
+
+class _ApiError(Exception):
+    """Raised while building a reply; becomes an OpenAI error body."""
+
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = _error_object(status, {"message": message, "param": param, "code": code})
+
+
+class _DropConnection(ConnectionAbortedError):
+    """Raised by the WSGI app so that werkzeug abandons the request without answering."""
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet, and closing the socket when a reply is dropped."""
+
+    def connection_dropped(
+        self, error: BaseException, environ: WSGIEnvironment | None = None
+    ) -> None:
+        # No response was written, so nothing told http.server to close a keep-alive
+        # connection: it would wait for another request while the client waits for a reply.
+        self.close_connection = True
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # werkzeug's default installs a stderr handler on the "werkzeug" logger.
+        _log.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
+
+
+class _Ids:
+    """Deterministic identifiers for one request."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+
+    def hex(self, label: str, length: int) -> str:
+        """``length`` hex digits derived from the request and ``label``."""
+        digest = hashlib.sha256(self._seed + label.encode()).hexdigest()
+        while len(digest) < length:
+            digest += hashlib.sha256(digest.encode()).hexdigest()
+        return digest[:length]
+
+
+class FakeOpenAI:
+    """A threaded werkzeug server on ``host`` answering like the OpenAI API.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. Script the next
+    replies with :meth:`reply`; inspect what clients sent with :attr:`requests`.
+
+    ``port=0`` picks a free port. With ``gzip=True`` non-streaming JSON bodies are
+    gzip-compressed (deterministically) when the request accepts ``gzip``.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, gzip: bool = False) -> None:
+        self._host = host
+        self._port = port
+        self._gzip = gzip
+        self._lock = threading.Lock()
+        self._scripts: deque[_Script] = deque()
+        self._requests: list[ReceivedRequest] = []
+        self._seen: Counter[bytes] = Counter()
+        self._stopping = threading.Event()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        """Start serving in a daemon thread and return ``self``.
+
+        Raises :class:`RuntimeError` if the server is already running.
+        """
+        if self._server is not None:
+            raise RuntimeError(
+                f"FakeOpenAI is already running at {self.url}; call stop() before start()"
+            )
+        self._stopping.clear()
+        server = make_server(
+            self._host, self._port, self._wsgi_app, threaded=True, request_handler=_RequestHandler
+        )
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL},
+            name=f"FakeOpenAI:{server.server_port}",
+            daemon=True,
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket; a no-op when not running.
+
+        Replies waiting out a scripted ``delay`` are woken up first.
+        """
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The ``base_url`` to give the SDK, e.g. ``"http://127.0.0.1:54321/v1"``."""
+        if self._server is None:
+            raise RuntimeError("FakeOpenAI is not running; call start() or use it in a with")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.server_port}/v1"
+
+    # -- scripting and inspection -------------------------------------------------------
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """A copy of every request received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def pending_replies(self) -> int:
+        """How many scripted replies no request has consumed yet."""
+        with self._lock:
+            return len(self._scripts)
+
+    def reply(
+        self,
+        *,
+        content: str | None = None,
+        model: str | None = None,
+        usage: Mapping[str, Any] | NoUsage | None = None,
+        service_tier: str | None = None,
+        status: int = 200,
+        error: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+        include_usage_in_stream: bool | None = None,
+        drop_connection: bool = False,
+    ) -> None:
+        """Queue one scripted reply for the next request, whatever its endpoint (FIFO).
+
+        Arguments left at their default keep the unscripted behaviour:
+
+        * ``content``: the reply text (chat and responses; ignored by embeddings).
+        * ``model``: the response ``model``, verbatim (no snapshot mapping).
+        * ``usage``: the usage object in the endpoint's wire shape, sent verbatim except
+          that ``total_tokens`` is filled in when absent and both halves are integers;
+          :data:`NO_USAGE` sends no usage at all.
+        * ``service_tier``: the response ``service_tier``.
+        * ``status``: HTTP status; from 400 the body is OpenAI's error JSON, whose fields
+          default by status and are overridden by ``error`` (``message``, ``type``,
+          ``param``, ``code``).
+        * ``headers``: extra response headers, overriding the defaults.
+        * ``delay``: seconds to wait before answering (for client timeouts).
+        * ``include_usage_in_stream``: force the chat stream's usage chunk on or off instead
+          of following ``stream_options.include_usage``; ``False`` also drops usage from
+          a Responses stream's ``response.completed`` event.
+        * ``drop_connection``: close the connection without any response.
+        """
+        if not 200 <= status <= 599:
+            raise ValueError(f"status must be between 200 and 599, got {status!r}")
+        if error is not None and status < 400:
+            raise ValueError(f"error needs an error status (>= 400), got status={status!r}")
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
+        script = _Script(
+            content=content,
+            model=model,
+            usage=usage,
+            service_tier=service_tier,
+            status=status,
+            error=error,
+            headers=dict(headers or {}),
+            delay=delay,
+            include_usage_in_stream=include_usage_in_stream,
+            drop_connection=drop_connection,
+        )
+        with self._lock:
+            self._scripts.append(script)
+
+    def reset(self) -> None:
+        """Forget scripted replies and received requests, and restart id generation."""
+        with self._lock:
+            self._scripts.clear()
+            self._requests.clear()
+            self._seen.clear()
+
+    # -- serving ------------------------------------------------------------------------
+
+    def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._respond(request)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        body = request.get_data()
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.path,
+            headers={name.lower(): value for name, value in request.headers.items()},
+            query=request.args.to_dict(),
+            json=_parse_json(body),
+            body=body,
+        )
+        key = hashlib.sha256(
+            b"\0".join([request.method.encode(), request.full_path.encode(), body])
+        ).digest()
+        with self._lock:
+            self._requests.append(received)
+            script = self._scripts.popleft() if self._scripts else _UNSCRIPTED
+            self._seen[key] += 1
+            ids = _Ids(key + self._seen[key].to_bytes(8, "big"))
+
+        if script.delay:
+            self._stopping.wait(script.delay)
+        if script.drop_connection:
+            raise _DropConnection("FakeOpenAI: scripted drop_connection")
+
+        try:
+            response = self._route(request, received, script, ids)
+        except _ApiError as exc:
+            response = _json_response(exc.status, {"error": exc.error})
+        except Exception:
+            _log.exception("FakeOpenAI failed to answer %s %s", request.method, request.path)
+            response = _json_response(500, {"error": _error_object(500, None)})
+
+        processing_ms = int(script.delay * 1000) + int(ids.hex("processing", 2), 16) % 90 + 10
+        response.headers["x-request-id"] = f"req_{ids.hex('request', 32)}"
+        response.headers["openai-processing-ms"] = str(processing_ms)
+        response.headers["openai-version"] = "2020-10-01"
+        if self._gzip and not response.is_streamed and request.accept_encodings.quality("gzip") > 0:
+            response.set_data(gzip.compress(response.get_data(), mtime=0))
+            response.headers["content-encoding"] = "gzip"
+            response.vary.add("accept-encoding")
+        response.headers.update(script.headers)
+        return response
+
+    def _route(
+        self, request: Request, received: ReceivedRequest, script: _Script, ids: _Ids
+    ) -> Response:
+        body = received.json
+        if script.status >= 400:
+            model = body.get("model") if isinstance(body, dict) else None
+            return _json_response(
+                script.status, {"error": _error_object(script.status, script.error, model)}
+            )
+        handler = _ENDPOINTS.get(request.path) if request.method == "POST" else None
+        if handler is None:
+            raise _ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        if not isinstance(body, dict):
+            raise _ApiError(
+                400,
+                "We could not parse the JSON body of your request. The OpenAI API expects a "
+                "JSON payload.",
+            )
+        if not isinstance(body.get("model"), str):
+            raise _ApiError(
+                400, "You must provide a model parameter.", code="missing_required_parameter"
+            )
+        reply = handler(body, script, ids)
+        if isinstance(reply, dict):
+            return _json_response(script.status, reply)
+        return Response(
+            reply, status=script.status, mimetype="text/event-stream", direct_passthrough=True
+        )
+
+
+# -- shared building blocks -----------------------------------------------------------------
+
+_Reply = dict[str, Any] | Iterator[bytes]
+
+_ERROR_DEFAULTS: Final[Mapping[int, tuple[str, str, str | None]]] = {
+    400: ("Invalid request (scripted by FakeOpenAI).", "invalid_request_error", None),
+    401: (
+        "Incorrect API key provided. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        "invalid_api_key",
+    ),
+    403: ("You are not allowed to sample from this model.", "invalid_request_error", None),
+    404: (
+        "The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    ),
+    429: (
+        "Rate limit reached for {model} on requests per min (RPM). Please try again in 1s.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+def _error_object(
+    status: int, overrides: Mapping[str, Any] | None, model: object = None
+) -> dict[str, Any]:
+    """OpenAI's ``error`` object for ``status``, with ``overrides`` applied on top."""
+    fallback_type = "server_error" if status >= 500 else "invalid_request_error"
+    message, type_, code = _ERROR_DEFAULTS.get(
+        status, (f"HTTP {status} (scripted by FakeOpenAI).", fallback_type, None)
+    )
+    error: dict[str, Any] = {
+        "message": message.replace("{model}", model if isinstance(model, str) else "unknown"),
+        "type": type_,
+        "param": None,
+        "code": code,
+    }
+    error.update(overrides or {})
+    return error
+
+
+def _json_response(status: int, payload: Mapping[str, Any]) -> Response:
+    return Response(_dumps(payload), status=status, mimetype="application/json")
+
+
+def _dumps(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _sse_data(payload: object) -> bytes:
+    return b"data: " + _dumps(payload) + b"\n\n"
+
+
+def _sse_event(payload: Mapping[str, Any]) -> bytes:
+    return f"event: {payload['type']}\n".encode() + _sse_data(payload)
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _snapshot(model: str) -> str:
+    return MODEL_SNAPSHOTS.get(model, model)
+
+
+def _service_tier(body: Mapping[str, Any], script: _Script) -> str:
+    if script.service_tier is not None:
+        return script.service_tier
+    requested = body.get("service_tier")
+    return requested if isinstance(requested, str) and requested != "auto" else "default"
+
+
+def _system_fingerprint(model: str) -> str:
+    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+
+
+def _texts(value: object) -> Iterator[str]:
+    """The text in a message ``content`` (a string or a list of content parts)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for part in value:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield part["text"]
+
+
+def _prompt_tokens(messages: Iterable[object]) -> int:
+    total = _REPLY_PRIMING
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        total += _MESSAGE_OVERHEAD + sum(count_tokens(text) for text in _texts(content))
+    return total
+
+
+def _default_content(messages: list[object]) -> str:
+    """``"Echo: "`` plus the last user message, or a fixed phrase."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = " ".join(" ".join(_texts(message.get("content"))).split())
+            if not text:
+                break
+            if len(text) > _ECHO_LIMIT:
+                text = text[:_ECHO_LIMIT].rstrip() + "..."
+            return f"Echo: {text}"
+    return _DEFAULT_REPLY
+
+
+def _pieces(content: str) -> list[str]:
+    """Split ``content`` into stream deltas: one word (with its following space) each."""
+    return [piece for piece in re.split(r"(?<=\s)(?=\S)", content) if piece]
+
+
+def _usage(
+    default: dict[str, Any], script: _Script, parts: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The usage object to send: the default, the scripted one, or ``None`` for none."""
+    if script.usage is None:
+        return default
+    if isinstance(script.usage, NoUsage):
+        return None
+    usage = json.loads(_dumps(script.usage))  # a deep copy that is surely JSON
+    values = [usage.get(name) for name in parts]
+    if "total_tokens" not in usage and all(
+        isinstance(value, int) and not isinstance(value, bool) for value in values
+    ):
+        usage["total_tokens"] = sum(values)
+    return usage  # type: ignore[no-any-return]
+
+
+def _required_list(body: Mapping[str, Any], name: str) -> list[Any]:
+    value = body.get(name)
+    if not isinstance(value, list):
+        raise _ApiError(
+            400,
+            f"Missing required parameter: '{name}'.",
+            param=name,
+            code="missing_required_parameter",
+        )
+    return value
+
+
+def _positive_int(body: Mapping[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _ApiError(400, f"Invalid '{name}': expected an integer >= 1.", param=name)
+    return value
+
+
+# -- POST /v1/chat/completions ----------------------------------------------------------------
+
+
+def _chat_completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+    messages = _required_list(body, "messages")
+    n = _positive_int(body, "n", 1)
+    content = script.content if script.content is not None else _default_content(messages)
+    model = script.model or _snapshot(body["model"])
+    prompt_tokens = _prompt_tokens(messages)
+    completion_tokens = count_tokens(content) * n
+    default_usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+    usage = _usage(default_usage, script, ("prompt_tokens", "completion_tokens"))
+    envelope = {
+        "id": f"chatcmpl-{ids.hex('chatcmpl', 29)}",
+        "object": "chat.completion",
+        "created": CREATED_AT,
+        "model": model,
+    }
+    trailer = {
+        "service_tier": _service_tier(body, script),
+        "system_fingerprint": _system_fingerprint(model),
+    }
+
+    if body.get("stream") is not True:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": content,
+            "refusal": None,
+            "annotations": [],
+        }
+        choices = [
+            {"index": i, "message": message, "logprobs": None, "finish_reason": "stop"}
+            for i in range(n)
+        ]
+        completion = {**envelope, "choices": choices, **trailer}
+        if usage is not None:
+            completion["usage"] = usage
+        return completion
+
+    stream_options = body.get("stream_options")
+    include_usage = script.include_usage_in_stream
+    if include_usage is None:
+        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage")
+    return _chat_chunks(
+        {**envelope, "object": "chat.completion.chunk", **trailer},
+        content,
+        n,
+        usage if include_usage else None,
+        usage_field=bool(include_usage),
+    )
+
+
+def _chat_chunks(
+    envelope: dict[str, Any],
+    content: str,
+    n: int,
+    usage: dict[str, Any] | None,
+    *,
+    usage_field: bool,
+) -> Iterator[bytes]:
+    """SSE ``data:`` lines of ``chat.completion.chunk`` objects, then ``[DONE]``."""
+    extra: dict[str, Any] = {"usage": None} if usage_field else {}
+    deltas: list[tuple[dict[str, Any], str | None]] = [
+        ({"role": "assistant", "content": "", "refusal": None}, None),
+        *(({"content": piece}, None) for piece in _pieces(content)),
+        ({}, "stop"),
+    ]
+    for delta, finish_reason in deltas:
+        for index in range(n):
+            choice = {
+                "index": index,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+            yield _sse_data({**envelope, "choices": [choice], **extra})
+    if usage is not None:
+        yield _sse_data({**envelope, "choices": [], "usage": usage})
+    yield b"data: [DONE]\n\n"
+
+
+# -- POST /v1/embeddings ---------------------------------------------------------------------
+
+
+def _embeddings(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+    items = _embedding_inputs(body.get("input"))
+    dimensions = _positive_int(body, "dimensions", DEFAULT_EMBEDDING_DIMENSIONS)
+    encoding_format = body.get("encoding_format", "float")
+    if encoding_format not in ("float", "base64"):
+        raise _ApiError(
+            400,
+            f"Invalid value for 'encoding_format': {encoding_format!r}. "
+            "Supported values are: 'float' and 'base64'.",
+            param="encoding_format",
+        )
+    data = []
+    for index, item in enumerate(items):
+        vector = _embedding_vector(body["model"], item, dimensions)
+        encoded: list[float] | str = vector
+        if encoding_format == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    prompt_tokens = sum(
+        count_tokens(item) if isinstance(item, str) else len(item) for item in items
+    )
+    default_usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    response: dict[str, Any] = {
+        "object": "list",
+        "data": data,
+        "model": script.model or _snapshot(body["model"]),
+    }
+    usage = _usage(default_usage, script, ("prompt_tokens",))
+    if usage is not None:
+        response["usage"] = usage
+    return response
+
+
+def _is_tokens(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(token, int) and not isinstance(token, bool) for token in value)
+    )
+
+
+def _embedding_inputs(value: object) -> list[str | list[int]]:
+    """Normalise ``input``: a string, strings, a token array, or token arrays."""
+    if isinstance(value, str):
+        return [value]
+    if _is_tokens(value):
+        return [value]  # type: ignore[list-item]
+    if isinstance(value, list) and value:
+        if all(isinstance(item, str) for item in value):
+            return list(value)
+        if all(_is_tokens(item) for item in value):
+            return list(value)
+    raise _ApiError(
+        400,
+        "'input' must be a string, an array of strings, an array of tokens, or an array "
+        "of token arrays.",
+        param="input",
+    )
+
+
+def _embedding_vector(model: str, item: str | list[int], dimensions: int) -> list[float]:
+    """A unit vector of float32 values derived from a hash of ``model`` and ``item``."""
+    seed = hashlib.sha256(_dumps([model, item])).digest()
+    raw = b""
+    while len(raw) < 4 * dimensions:
+        raw += hashlib.sha256(seed + len(raw).to_bytes(8, "big")).digest()
+    values = [
+        int.from_bytes(raw[4 * i : 4 * i + 4], "big") / 2**31 - 1.0 for i in range(dimensions)
+    ]
+    norm = math.sqrt(sum(value * value for value in values)) or 1.0
+    # Round through float32 so that the "float" and "base64" encodings carry equal values.
+    packed = struct.pack(f"<{dimensions}f", *(value / norm for value in values))
+    return list(struct.unpack(f"<{dimensions}f", packed))
+
+
+# -- POST /v1/responses ----------------------------------------------------------------------
+
+
+def _responses(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        items: list[Any] = [{"role": "user", "content": raw_input}]
+    else:
+        items = _required_list(body, "input")
+    instructions = body.get("instructions")
+    prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
+    text = script.content if script.content is not None else _default_content(items)
+    input_tokens = _prompt_tokens(prompt)
+    output_tokens = count_tokens(text)
+    default_usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    usage = _usage(default_usage, script, ("input_tokens", "output_tokens"))
+    model = script.model or _snapshot(body["model"])
+    message_id = f"msg_{ids.hex('msg', 50)}"
+
+    def response(status: str, output: list[Any], usage: dict[str, Any] | None) -> dict[str, Any]:
+        completed = status == "completed"
+        obj = {
+            "id": f"resp_{ids.hex('resp', 50)}",
+            "object": "response",
+            "created_at": CREATED_AT,
+            "status": status,
+            "background": False,
+            "completed_at": CREATED_AT + 1 if completed else None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": instructions,
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": body.get("max_tool_calls"),
+            "model": model,
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": None, "summary": None},
+            "service_tier": _service_tier(body, script),
+            "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools", []),
+            "top_p": body.get("top_p", 1.0),
+            "truncation": body.get("truncation", "disabled"),
+            "user": None,
+            "metadata": body.get("metadata") or {},
+        }
+        if usage is not None or not completed:
+            obj["usage"] = usage
+        return obj
+
+    def message(status: str, parts: list[Any]) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "type": "message",
+            "status": status,
+            "role": "assistant",
+            "content": parts,
+        }
+
+    def part(text: str) -> dict[str, Any]:
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+    done_message = message("completed", [part(text)])
+    if body.get("stream") is not True:
+        return response("completed", [done_message], usage)
+    if script.include_usage_in_stream is False:
+        usage = None
+    position = {"item_id": message_id, "output_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response("in_progress", [], None)},
+        {"type": "response.in_progress", "response": response("in_progress", [], None)},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": message("in_progress", []),
+        },
+        {"type": "response.content_part.added", **position, "content_index": 0, "part": part("")},
+        *(
+            {
+                "type": "response.output_text.delta",
+                **position,
+                "content_index": 0,
+                "delta": piece,
+                "logprobs": [],
+            }
+            for piece in _pieces(text)
+        ),
+        {
+            "type": "response.output_text.done",
+            **position,
+            "content_index": 0,
+            "text": text,
+            "logprobs": [],
+        },
+        {"type": "response.content_part.done", **position, "content_index": 0, "part": part(text)},
+        {"type": "response.output_item.done", "output_index": 0, "item": done_message},
+        {"type": "response.completed", "response": response("completed", [done_message], usage)},
+    ]
+    return (_sse_event({**event, "sequence_number": number}) for number, event in enumerate(events))
+
+
+_Endpoint = Callable[[dict[str, Any], _Script, _Ids], _Reply]
+
+_ENDPOINTS: Final[Mapping[str, _Endpoint]] = {
+    "/v1/chat/completions": _chat_completions,
+    "/v1/embeddings": _embeddings,
+    "/v1/responses": _responses,
+}
