@@ -14,7 +14,8 @@ This module is the public API; everything in underscored modules is private.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 from ._config import Settings, configure, settings
 from ._context import (
@@ -43,8 +44,8 @@ from ._records import ErrorInfo, UsageRecord, UsageStatus, UsageTotals
 from ._sinks import MemorySink, Sink
 
 try:
-    __version__ = version("pytest-aiusage")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _version("pytest-aiusage")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [

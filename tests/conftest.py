@@ -9,8 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from aiusage_core import configure, flush
+
+# Hypothesis profiles: "ci" (the default, fast) and "nightly" (thorough). Choose one with
+# hypothesis' own option: ``pytest --hypothesis-profile=nightly``.
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("nightly", max_examples=2_000, deadline=None)
+settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
