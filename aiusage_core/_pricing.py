@@ -167,7 +167,8 @@ class CustomPrice:
 
 @dataclass(frozen=True, slots=True)
 class _LinearRate:
-    """Dollars per million of each count, and a fixed per-request price."""
+    """Dollars per token of each count (deltas relative to the enclosing count), and a fixed
+    per-request price. Per-token prices are exact decimals (list prices / 10**6)."""
 
     per_request: Decimal
     input: Decimal
@@ -179,20 +180,41 @@ class _LinearRate:
     output_audio_delta: Decimal
 
     def cost(self, q: PriceQuery) -> Decimal:
+        return self.cost_of(
+            q.input_tokens,
+            q.cached_input_tokens,
+            q.cache_write_tokens,
+            q.output_tokens,
+            q.reasoning_tokens,
+            q.input_audio_tokens,
+            q.output_audio_tokens,
+        )
+
+    def cost_of(
+        self,
+        input_tokens: int,
+        cached_input_tokens: int,
+        cache_write_tokens: int,
+        output_tokens: int,
+        reasoning_tokens: int,
+        input_audio_tokens: int,
+        output_audio_tokens: int,
+    ) -> Decimal:
         m = MONEY
-        total = m.multiply(self.input, q.input_tokens)
-        total = m.add(total, m.multiply(self.output, q.output_tokens))
-        if q.cached_input_tokens:
-            total = m.add(total, m.multiply(self.cached_delta, q.cached_input_tokens))
-        if q.cache_write_tokens:
-            total = m.add(total, m.multiply(self.cache_write_delta, q.cache_write_tokens))
-        if q.reasoning_tokens:
-            total = m.add(total, m.multiply(self.reasoning_delta, q.reasoning_tokens))
-        if q.input_audio_tokens:
-            total = m.add(total, m.multiply(self.input_audio_delta, q.input_audio_tokens))
-        if q.output_audio_tokens:
-            total = m.add(total, m.multiply(self.output_audio_delta, q.output_audio_tokens))
-        return m.add(m.divide(total, _MTOK), self.per_request)
+        total = m.add(m.multiply(self.input, input_tokens), m.multiply(self.output, output_tokens))
+        if cached_input_tokens:
+            total = m.add(total, m.multiply(self.cached_delta, cached_input_tokens))
+        if cache_write_tokens:
+            total = m.add(total, m.multiply(self.cache_write_delta, cache_write_tokens))
+        if reasoning_tokens:
+            total = m.add(total, m.multiply(self.reasoning_delta, reasoning_tokens))
+        if input_audio_tokens:
+            total = m.add(total, m.multiply(self.input_audio_delta, input_audio_tokens))
+        if output_audio_tokens:
+            total = m.add(total, m.multiply(self.output_audio_delta, output_audio_tokens))
+        if self.per_request:
+            return m.add(total, self.per_request)
+        return total
 
 
 def _genai_usage(q: PriceQuery) -> genai_prices.Usage:
@@ -221,16 +243,25 @@ def _linearise(model_price: ModelPrice) -> _LinearRate | None:
     base = at()
     inp = at(input_tokens=m) - base
     out = at(output_tokens=m) - base
+
+    def per_token(amount: Decimal) -> Decimal:
+        return MONEY.divide(amount, _MTOK)
+
     return _LinearRate(
         per_request=base,
-        input=inp,
-        cached_delta=at(input_tokens=m, cache_read_tokens=m) - base - inp,
-        cache_write_delta=at(input_tokens=m, cache_write_tokens=m) - base - inp,
-        output=out,
-        reasoning_delta=at(output_tokens=m, output_reasoning_tokens=m) - base - out,
-        input_audio_delta=at(input_tokens=m, input_audio_tokens=m) - base - inp,
-        output_audio_delta=at(output_tokens=m, output_audio_tokens=m) - base - out,
+        input=per_token(inp),
+        cached_delta=per_token(at(input_tokens=m, cache_read_tokens=m) - base - inp),
+        cache_write_delta=per_token(at(input_tokens=m, cache_write_tokens=m) - base - inp),
+        output=per_token(out),
+        reasoning_delta=per_token(at(output_tokens=m, output_reasoning_tokens=m) - base - out),
+        input_audio_delta=per_token(at(input_tokens=m, input_audio_tokens=m) - base - inp),
+        output_audio_delta=per_token(at(output_tokens=m, output_audio_tokens=m) - base - out),
     )
+
+
+def _today() -> float:
+    # Prices can change by date (genai-prices' conditional prices): cache per UTC day.
+    return time.time() // 86_400
 
 
 class Pricer:
@@ -245,9 +276,60 @@ class Pricer:
             model: CustomPrice.parse(model, price) for model, price in (overrides or {}).items()
         }
         self.resolver = resolver
-        self._cache: dict[tuple[str, str, str, bool, int], _LinearRate | ModelPrice | None] = {}
+        self._cache: dict[tuple[str, str, str, bool, float], _LinearRate | ModelPrice | None] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+
+    def price_counts(
+        self,
+        model: str,
+        provider: str,
+        api: str,
+        service_tier: str | None,
+        batch: bool,
+        input_tokens: int,
+        cached_input_tokens: int,
+        cache_write_tokens: int,
+        output_tokens: int,
+        reasoning_tokens: int,
+        input_audio_tokens: int,
+        output_audio_tokens: int,
+    ) -> Decimal | None:
+        """Like :meth:`price`, without building a :class:`PriceQuery` on the common path.
+
+        This is the per-call hot path: a cached linear rate and a few multiplications.
+        """
+        if self.resolver is None and not self.overrides:
+            tier = service_tier.lower() if service_tier else ""
+            if tier in _DEFAULT_TIERS:
+                tier = ""
+            rate = self._cache.get((provider, model, tier, batch, _today()))
+            if type(rate) is _LinearRate:
+                return rate.cost_of(
+                    input_tokens,
+                    cached_input_tokens,
+                    cache_write_tokens,
+                    output_tokens,
+                    reasoning_tokens,
+                    input_audio_tokens,
+                    output_audio_tokens,
+                )
+        return self.price(
+            PriceQuery(
+                model=model,
+                provider=provider,
+                api=api,
+                input_tokens=input_tokens,
+                cached_input_tokens=cached_input_tokens,
+                cache_write_tokens=cache_write_tokens,
+                output_tokens=output_tokens,
+                reasoning_tokens=reasoning_tokens,
+                input_audio_tokens=input_audio_tokens,
+                output_audio_tokens=output_audio_tokens,
+                service_tier=service_tier,
+                batch=batch,
+            )
+        )
 
     def price(self, query: PriceQuery) -> Decimal | None:
         """The cost of ``query`` in dollars, or ``None`` if the model's price is unknown.
@@ -291,7 +373,7 @@ class Pricer:
     def _rate(self, q: PriceQuery) -> _LinearRate | ModelPrice | None:
         tier = (q.service_tier or "").lower()
         tier = "" if tier in _DEFAULT_TIERS else tier
-        key = (q.provider, q.model, tier, q.batch, int(time.time() // 86_400))
+        key = (q.provider, q.model, tier, q.batch, _today())
         try:
             return self._cache[key]
         except KeyError:

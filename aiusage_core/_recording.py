@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ._config import settings
-from ._context import UsageContext, attribute, current_context
+from ._context import UsageContext, _current, attribute
 from ._errors import ConfigurationError
 from ._metadata import merge_metadata, validate_metadata
-from ._pricing import PriceQuery
-from ._records import ErrorInfo, UsageRecord, UsageStatus, freeze_mapping
+from ._records import (
+    ErrorInfo,
+    UsageRecord,
+    UsageStatus,
+    freeze_mapping,
+    make_record,
+    new_record_id,
+)
 
 __all__ = ["emit", "record_usage"]
 
@@ -62,24 +67,22 @@ def emit(
     context's Batch flag. Used by the OpenAI integration; does not validate its input.
     """
     config = settings()
-    ctx = current_context() if context is None else context
+    ctx = _current.get() if context is None else context
     is_batch = (ctx.batch if ctx is not None else False) if batch is None else batch
     if price and cost_usd is None and usage_status != "missing":
-        cost_usd = config.pricer.price(
-            PriceQuery(
-                model=model,
-                provider=provider,
-                api=api,
-                input_tokens=input_tokens,
-                cached_input_tokens=cached_input_tokens,
-                cache_write_tokens=cache_write_tokens,
-                output_tokens=output_tokens,
-                reasoning_tokens=reasoning_tokens,
-                input_audio_tokens=input_audio_tokens,
-                output_audio_tokens=output_audio_tokens,
-                service_tier=service_tier,
-                batch=is_batch,
-            )
+        cost_usd = config.pricer.price_counts(
+            model,
+            provider,
+            api,
+            service_tier,
+            is_batch,
+            input_tokens,
+            cached_input_tokens,
+            cache_write_tokens,
+            output_tokens,
+            reasoning_tokens,
+            input_audio_tokens,
+            output_audio_tokens,
         )
     if client_metadata or call_metadata:
         base: Mapping[str, Any] = config.environment_tags
@@ -89,30 +92,34 @@ def emit(
             # The context's chain sits above client defaults: re-apply it over them.
             base = merge_metadata(base, _chain_metadata(ctx))
         metadata = freeze_mapping(merge_metadata(base, call_metadata or {}))
+    elif ctx is not None:
+        metadata = ctx.metadata
     else:
-        metadata = ctx.metadata if ctx is not None else freeze_mapping(config.environment_tags)
-    record = UsageRecord(
-        model=model,
-        provider=provider,
-        api=api,
-        input_tokens=input_tokens,
-        cached_input_tokens=cached_input_tokens,
-        cache_write_tokens=cache_write_tokens,
-        output_tokens=output_tokens,
-        reasoning_tokens=reasoning_tokens,
-        input_audio_tokens=input_audio_tokens,
-        output_audio_tokens=output_audio_tokens,
-        cost_usd=cost_usd,
-        metadata=metadata,
-        context_path=ctx.path if ctx is not None else (),
-        error=error,
-        latency_ms=latency_ms,
-        usage_status=usage_status,
-        batch=is_batch,
-        service_tier=service_tier,
-        request_id=request_id,
-        timestamp=datetime.now(timezone.utc),
-        record_id=uuid.uuid4().hex,
+        metadata = freeze_mapping(config.environment_tags)
+    record = make_record(
+        {
+            "model": model,
+            "provider": provider,
+            "api": api,
+            "input_tokens": input_tokens,
+            "cached_input_tokens": cached_input_tokens,
+            "cache_write_tokens": cache_write_tokens,
+            "output_tokens": output_tokens,
+            "reasoning_tokens": reasoning_tokens,
+            "input_audio_tokens": input_audio_tokens,
+            "output_audio_tokens": output_audio_tokens,
+            "cost_usd": cost_usd,
+            "metadata": metadata,
+            "context_path": ctx.path if ctx is not None else (),
+            "error": error,
+            "latency_ms": latency_ms,
+            "usage_status": usage_status,
+            "batch": is_batch,
+            "service_tier": service_tier,
+            "request_id": request_id,
+            "timestamp": datetime.now(timezone.utc),
+            "record_id": new_record_id(),
+        }
     )
     attribute(record, ctx, config)
     return record
