@@ -1,1 +1,27 @@
-"""pytest_aiusage: the pytest plugin of pytest-aiusage."""
+"""pytest_aiusage: the pytest plugin of pytest-aiusage.
+
+Installed, it is active in every pytest run (``-p no:aiusage`` turns it off): each test runs
+in a usage context, ``@pytest.mark.ai_budget(usd=...)`` fails tests over budget, and the run
+ends with a cost report. This module is the public API; underscored modules are private.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._budget import Budget
+from ._fixture import AIUsage
+from ._results import NodeUsage, SessionUsage
+
+try:
+    __version__ = version("pytest-aiusage")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AIUsage",
+    "Budget",
+    "NodeUsage",
+    "SessionUsage",
+    "__version__",
+]

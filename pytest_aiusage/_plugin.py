@@ -1,1 +1,148 @@
-"""The pytest plugin (entry point ``aiusage``)."""
+"""The pytest plugin (entry point ``aiusage``; ``-p no:aiusage`` disables it).
+
+Only hook implementations live here; each hands over to the module that does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import _hooks
+from ._fixture import ai_usage
+from ._options import add_options, read_options
+from ._report import summary_lines, write_summary
+from ._session import STATE, SessionState, state_of
+from ._xdist import worker_leftovers
+
+__all__ = ["ai_usage"]
+
+_MARKER = (
+    "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None): "
+    "fail the test when its AI usage goes over any of these limits (pytest-aiusage)"
+)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(_hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+    state = SessionState(config, read_options(config))
+    config.stash[STATE] = state
+    state.start()
+    if not state.worker:
+        config.pluginmanager.register(_Reporting(state), "aiusage-reporting")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.stop()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state_of(session.config).session = session
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    state = state_of(item.config)
+    with state.open_test(item):
+        try:
+            return (yield)
+        finally:
+            state.close_test(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state_of(item.config).resolve_budget(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    if fixturedef.scope == "function":
+        return (yield)
+    state = state_of(request.config)
+    detached = state.open_fixture(fixturedef, "setup")
+    try:
+        result = yield
+    finally:
+        state.close_fixture(fixturedef, "setup", detached)
+    state.watch_teardown(fixturedef)
+    return result
+
+
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    state_of(request.config).fixture_finalized(fixturedef)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    state = state_of(item.config)
+    if call.when == "teardown":
+        state.finish_test(item)
+    report = yield
+    state.judge(item, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state_of(session.config).finish_session(session)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    state = state_of(config)
+    if state.worker:
+        return
+    usage = state.snapshot()
+    write_summary(
+        terminalreporter,
+        summary_lines(
+            usage,
+            top=state.options.top,
+            strict=state.options.strict,
+            warnings=state.warnings,
+            stop_message=state.stop_message,
+            json_path=state.options.json_path,
+        ),
+    )
+    config.hook.pytest_aiusage_summary(
+        terminalreporter=terminalreporter, usage=usage, config=config
+    )
+
+
+class _Reporting:
+    """Hooks of the process that reports (a serial run, or the xdist controller); they get
+    no ``config`` argument, so they are bound to the session's state."""
+
+    def __init__(self, state: SessionState) -> None:
+        self._state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self._state.collect_report(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        payload = worker_leftovers(node)
+        if payload:
+            self._state.collect_payload(payload)

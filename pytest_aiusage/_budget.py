@@ -1,0 +1,302 @@
+"""AI budgets: the ``ai_budget`` marker, default budgets, and checking usage against them.
+
+A test's budget is resolved limit by limit from the nearest source that sets it: the test's
+own ``@pytest.mark.ai_budget``, then its class's, then its module's, then
+``--aiusage-default-budget``, then the ``aiusage_default_budget`` ini key. A limit set to
+``None`` (``"none"`` in a spec string) lifts a limit set further out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from aiusage_core import ConfigurationError, UsageTotals
+
+from ._format import calls_summary, count, money, plural
+
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = [
+    "LIMITS",
+    "Budget",
+    "Limits",
+    "ResolvedBudget",
+    "check_budget",
+    "marker_layers",
+    "parse_limits",
+    "parse_spec",
+    "parse_usd",
+    "parse_whole",
+]
+
+LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
+"""The limits a budget can set, in the order messages list them."""
+
+Limits = Mapping[str, "Decimal | int | None"]
+"""Limits given at one level (marker, command line, ini): a limit absent is not set there;
+``None`` lifts it."""
+
+_WHAT = {
+    "usd": "cost",
+    "tokens": "tokens",
+    "input_tokens": "input tokens",
+    "output_tokens": "output tokens",
+    "calls": "calls",
+}
+
+
+def parse_usd(value: object, label: str) -> Decimal:
+    """``value`` as a non-negative, finite number of dollars; ``label`` names it in errors
+    (e.g. ``"--aiusage-max-usd"``)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise ConfigurationError(
+            f"{label}={value!r} must be a number of US dollars (a Decimal, int, float or "
+            f"decimal string), not {type(value).__name__}",
+            name=label,
+            value=value,
+        )
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ConfigurationError(
+            f"{label}={value!r} is not a number", name=label, value=value
+        ) from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigurationError(
+            f"{label}={value!r} must be a finite, non-negative number of US dollars",
+            name=label,
+            value=value,
+        )
+    return amount
+
+
+def parse_whole(value: object, label: str) -> int:
+    """``value`` as a non-negative whole number; ``label`` names it in errors."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ConfigurationError(
+            f"{label}={value!r} must be a whole number, not {type(value).__name__}",
+            name=label,
+            value=value,
+        )
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            exact = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ConfigurationError(
+                f"{label}={value!r} is not a number", name=label, value=value
+            ) from None
+        if not exact.is_finite() or exact != exact.to_integral_value():
+            raise ConfigurationError(
+                f"{label}={value!r} must be a finite whole number", name=label, value=value
+            )
+        number = int(exact)
+    if number < 0:
+        raise ConfigurationError(f"{label}={value!r} must not be negative", name=label, value=value)
+    return number
+
+
+def parse_limits(limits: Mapping[str, object], where: str) -> dict[str, Decimal | int | None]:
+    """Check the limits given at one level; ``where`` names it in error messages.
+
+    Raises :class:`~aiusage_core.ConfigurationError` naming ``where`` and the argument.
+    """
+    parsed: dict[str, Decimal | int | None] = {}
+    for name, value in limits.items():
+        if name not in LIMITS:
+            raise ConfigurationError(
+                f"{where}: unknown limit {name!r}; expected one of {', '.join(LIMITS)}",
+                name=name,
+                value=value,
+            )
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+            parsed[name] = None
+        elif name == "usd":
+            parsed[name] = parse_usd(value, f"{where}: usd")
+        else:
+            parsed[name] = parse_whole(value, f"{where}: {name}")
+    return parsed
+
+
+def parse_spec(spec: str, where: str) -> dict[str, Decimal | int | None]:
+    """Parse ``"usd=0.05, calls=10"`` (commas or spaces between limits) into limits."""
+    raw: dict[str, str] = {}
+    for part in re.split(r"[,\s]+", spec.strip()):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name or not value:
+            raise ConfigurationError(
+                f"{where}: {part!r} is not limit=value (e.g. 'usd=0.05, calls=10')",
+                name=name,
+                value=spec,
+            )
+        if name in raw:
+            raise ConfigurationError(f"{where}: {name!r} is given twice", name=name, value=spec)
+        raw[name] = value
+    return parse_limits(raw, where)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """Limits on the AI usage of one test; a limit of ``None`` is no limit.
+
+    Every limit is inclusive: a test at exactly ``usd=0.01`` is within budget. ::
+
+        Budget.parse("usd=0.05, calls=10").violations(ai_usage.totals)
+    """
+
+    usd: Decimal | None = None
+    """Most the priced calls may cost, in US dollars."""
+    tokens: int | None = None
+    """Most input plus output tokens."""
+    input_tokens: int | None = None
+    """Most input tokens (cached ones included)."""
+    output_tokens: int | None = None
+    """Most output tokens (reasoning ones included)."""
+    calls: int | None = None
+    """Most calls."""
+
+    def __post_init__(self) -> None:
+        checked = parse_limits({n: getattr(self, n) for n in LIMITS}, "Budget")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def parse(cls, spec: str, *, where: str = "budget") -> Budget:
+        """A budget from ``"usd=0.05, calls=10"``; ``where`` names the spec in errors."""
+        return cls(**parse_spec(spec, where))  # type: ignore[arg-type]
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether no limit is set."""
+        return all(getattr(self, n) is None for n in LIMITS)
+
+    def violations(self, totals: UsageTotals) -> list[str]:
+        """Each limit ``totals`` goes over, as ``"cost $0.00045 > limit $0.0004"``."""
+        found = []
+        for name in LIMITS:
+            limit = getattr(self, name)
+            if limit is None:
+                continue
+            measured = totals.total_tokens if name == "tokens" else getattr(totals, name, None)
+            if name == "usd":
+                if totals.cost_usd > limit:
+                    found.append(f"cost {money(totals.cost_usd)} > limit {money(limit)}")
+            elif measured is not None and measured > limit:
+                found.append(f"{_WHAT[name]} {count(measured)} > limit {count(limit)}")
+        return found
+
+    def __str__(self) -> str:
+        parts = []
+        for name in LIMITS:
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value}")
+        return ", ".join(parts) or "no limits"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedBudget:
+    """A test's budget and, for each limit, where it was set (for messages)."""
+
+    budget: Budget
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of_layers(cls, layers: list[tuple[str, Limits]]) -> ResolvedBudget:
+        """Resolve limit by limit from ``(source, limits)`` layers, nearest first."""
+        limits: dict[str, Decimal | int | None] = {}
+        sources: dict[str, str] = {}
+        for source, layer in layers:
+            for name, value in layer.items():
+                if name not in limits:
+                    limits[name] = value
+                    sources[name] = source
+        budget = Budget(**limits)  # type: ignore[arg-type]
+        kept = {name: src for name, src in sources.items() if limits[name] is not None}
+        return cls(budget, MappingProxyType(kept))
+
+    def describe_sources(self) -> str:
+        """``usd from @pytest.mark.ai_budget on test_a.py::test_x; calls from ini ...``."""
+        by_source: dict[str, list[str]] = {}
+        for name in LIMITS:
+            source = self.sources.get(name)
+            if source is not None:
+                by_source.setdefault(source, []).append(name)
+        return "; ".join(f"{', '.join(names)} from {src}" for src, names in by_source.items())
+
+
+def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
+    """The limits of the ``ai_budget`` markers applying to ``item``, nearest first.
+
+    Raises :class:`~aiusage_core.ConfigurationError` naming the test and the bad argument.
+    """
+    layers: list[tuple[str, Limits]] = []
+    for node, mark in item.iter_markers_with_node("ai_budget"):
+        source = f"@pytest.mark.ai_budget on {node.nodeid}"
+        where = source if node is item else f"{source} (applying to {item.nodeid})"
+        if mark.args:
+            raise ConfigurationError(
+                f"{where}: takes keyword arguments only ({', '.join(f'{n}=' for n in LIMITS)}), "
+                f"got positional argument(s) {', '.join(repr(a) for a in mark.args)}",
+                name="args",
+                value=mark.args,
+            )
+        if not mark.kwargs:
+            raise ConfigurationError(
+                f"{where}: sets no limit; give at least one of {', '.join(LIMITS)}",
+                name="kwargs",
+                value={},
+            )
+        layers.append((source, parse_limits(mark.kwargs, where)))
+    return layers
+
+
+_UNPRICED_HINT = (
+    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...), "
+    "or pass --aiusage-unpriced=warn or ignore"
+)
+
+
+def check_budget(
+    resolved: ResolvedBudget,
+    totals: UsageTotals,
+    models: Callable[[], Mapping[str, UsageTotals]],
+    unpriced: str,
+) -> tuple[str | None, str | None]:
+    """Check a test's usage: ``(failure message or None, warning or None)``.
+
+    ``models`` gives the calls by model; it is only called when there is something to say.
+    ``unpriced`` is the policy for unpriced calls under a usd limit (fail, warn, ignore).
+    """
+    budget = resolved.budget
+    over = budget.violations(totals)
+    unverifiable = budget.usd is not None and totals.unpriced_calls > 0 and unpriced != "ignore"
+    if not over and not unverifiable:
+        return None, None
+    calls = calls_summary(models())
+    lines = []
+    if over:
+        lines.append(f"AI budget exceeded: {', '.join(over)} ({calls})")
+    warning = None
+    if unverifiable:
+        unpriced_text = (
+            f"AI budget cannot be verified: {plural(totals.unpriced_calls, 'call')} without a "
+            f"known price under a cost limit of {money(budget.usd or Decimal(0))} ({calls})"
+        )
+        if unpriced == "fail":
+            lines.append(f"{unpriced_text}; {_UNPRICED_HINT}")
+        else:
+            warning = unpriced_text
+    if not lines:
+        return None, warning
+    lines.append(f"budget: {budget} ({resolved.describe_sources()})")
+    return "\n".join(lines), warning

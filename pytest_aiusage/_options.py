@@ -1,0 +1,173 @@
+"""Command-line options and ini keys, and reading them into one checked :class:`Options`.
+
+Every option has an ini key of the same name sharing its help text. The command line wins
+over the ini file; an ``ai_budget`` marker wins over both (see :mod:`._budget`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from aiusage_core import ConfigurationError
+
+from ._budget import Limits, ResolvedBudget, parse_spec, parse_usd, parse_whole
+
+__all__ = ["Options", "UnpricedPolicy", "add_options", "read_options"]
+
+UnpricedPolicy = Literal["fail", "warn", "ignore"]
+
+HELP_DEFAULT_BUDGET = (
+    "default AI budget of every test, e.g. 'usd=0.05, calls=10' (limits: usd, tokens, "
+    "input_tokens, output_tokens, calls). @pytest.mark.ai_budget overrides it limit by limit."
+)
+HELP_MAX_USD = (
+    "session-wide AI budget in US dollars: once the tests together cost more, the run stops "
+    "(like -x) and exits non-zero."
+)
+HELP_UNPRICED = (
+    "what to do with calls that cannot be priced in a test with a usd limit: fail the test "
+    "(default), warn in the summary, or ignore them."
+)
+HELP_TOP = "how many of the most expensive tests the AI usage summary lists (default 5; 0: none)."
+HELP_JSON = "write the AI usage of every test to this JSON file."
+HELP_STRICT = (
+    "fail a test during which an AI call was made outside any usage context (e.g. in a thread "
+    "not started with aiusage_core.propagate)."
+)
+
+_DEFAULT_TOP = 5
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the options under the ``aiusage`` group and their ini keys."""
+    group = parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+    group.addoption(
+        "--aiusage-default-budget",
+        metavar="SPEC",
+        dest="aiusage_default_budget",
+        default=None,
+        help=HELP_DEFAULT_BUDGET,
+    )
+    group.addoption(
+        "--aiusage-max-usd",
+        metavar="USD",
+        dest="aiusage_max_usd",
+        default=None,
+        help=HELP_MAX_USD,
+    )
+    group.addoption(
+        "--aiusage-unpriced",
+        choices=("fail", "warn", "ignore"),
+        dest="aiusage_unpriced",
+        default=None,
+        help=HELP_UNPRICED,
+    )
+    group.addoption("--aiusage-top", metavar="N", dest="aiusage_top", default=None, help=HELP_TOP)
+    group.addoption(
+        "--aiusage-json", metavar="PATH", dest="aiusage_json", default=None, help=HELP_JSON
+    )
+    group.addoption(
+        "--aiusage-strict",
+        action="store_true",
+        dest="aiusage_strict",
+        default=None,
+        help=HELP_STRICT,
+    )
+    parser.addini("aiusage_default_budget", HELP_DEFAULT_BUDGET, type="string", default="")
+    parser.addini("aiusage_max_usd", HELP_MAX_USD, type="string", default="")
+    parser.addini("aiusage_unpriced", HELP_UNPRICED, type="string", default="fail")
+    parser.addini("aiusage_top", HELP_TOP, type="string", default=str(_DEFAULT_TOP))
+    parser.addini("aiusage_json", HELP_JSON, type="string", default="")
+    parser.addini("aiusage_strict", HELP_STRICT, type="bool", default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The plugin's settings for one session, checked."""
+
+    budget_layers: tuple[tuple[str, Limits], ...]
+    """``(source, limits)`` from the command line, then the ini file: the outermost layers
+    of every test's budget."""
+    default_budget: ResolvedBudget
+    """The budget of a test without ``ai_budget`` markers."""
+    max_usd: Decimal | None
+    """The session budget, or ``None``."""
+    max_usd_source: str
+    """Where the session budget was set (``--aiusage-max-usd`` or ``ini aiusage_max_usd``)."""
+    unpriced: UnpricedPolicy
+    """What unpriced calls under a usd limit do."""
+    top: int
+    """How many of the most expensive tests the summary lists."""
+    json_path: Path | None
+    """Where to write the JSON report, or ``None``."""
+    strict: bool
+    """Whether calls outside any usage context fail the test."""
+
+
+def _pick(config: pytest.Config, name: str) -> tuple[object, str]:
+    """The option's value from the command line if given there, else from the ini file."""
+    value = config.getoption(name)
+    if value is not None:
+        return value, f"--{name.replace('_', '-')}"
+    return config.getini(name), f"ini {name}"
+
+
+def read_options(config: pytest.Config) -> Options:
+    """Read and check every option; a bad value raises :class:`pytest.UsageError` naming it."""
+    try:
+        return _read(config)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _read(config: pytest.Config) -> Options:
+    cli_spec = config.getoption("aiusage_default_budget")
+    cli_budget = parse_spec(cli_spec, "--aiusage-default-budget") if cli_spec is not None else {}
+    ini_budget = parse_spec(
+        str(config.getini("aiusage_default_budget") or ""), "ini aiusage_default_budget"
+    )
+
+    raw, max_usd_source = _pick(config, "aiusage_max_usd")
+    max_usd = parse_usd(raw, max_usd_source) if str(raw).strip() else None
+
+    raw, label = _pick(config, "aiusage_unpriced")
+    unpriced = str(raw).strip().lower() or "fail"
+    if unpriced not in ("fail", "warn", "ignore"):
+        raise ConfigurationError(
+            f"{label}={raw!r} must be one of fail, warn, ignore", name=label, value=raw
+        )
+
+    raw, label = _pick(config, "aiusage_top")
+    top = parse_whole(raw, label) if str(raw).strip() else _DEFAULT_TOP
+
+    json_path: Path | None = None
+    raw = config.getoption("aiusage_json")
+    ini_json = str(config.getini("aiusage_json") or "").strip()
+    if raw:
+        json_path = config.invocation_params.dir / str(raw)
+    elif ini_json:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        json_path = base / ini_json
+
+    raw = config.getoption("aiusage_strict")
+    strict = bool(config.getini("aiusage_strict")) if raw is None else bool(raw)
+
+    layers: list[tuple[str, Limits]] = [
+        ("--aiusage-default-budget", cli_budget),
+        ("ini aiusage_default_budget", ini_budget),
+    ]
+    return Options(
+        budget_layers=tuple(layers),
+        default_budget=ResolvedBudget.of_layers(layers),
+        max_usd=max_usd,
+        max_usd_source=max_usd_source,
+        unpriced=unpriced,  # type: ignore[arg-type]
+        top=top,
+        json_path=json_path,
+        strict=strict,
+    )

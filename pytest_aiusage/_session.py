@@ -1,0 +1,381 @@
+"""The plugin's state for one session (kept in ``config.stash``) and the life of each test's
+usage context.
+
+Per test: the protocol opens a context named by the node id (setup, call and teardown run in
+it); the setup resolves the budget; the call and teardown reports are judged against it; the
+teardown report carries the test's usage (a JSON-ready payload) to whichever process reports,
+so a serial run and an xdist controller aggregate the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from functools import partial
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from aiusage_core import (
+    ConfigurationError,
+    PriceQuery,
+    PriceResolver,
+    UsageContext,
+    UsageRecord,
+    UsageTotals,
+    configure,
+    settings,
+)
+from aiusage_core._delivery import add_listener, remove_listener
+
+from ._budget import ResolvedBudget, check_budget, marker_layers
+from ._format import by_model, calls_summary, decimal_str, money
+from ._options import Options
+from ._report import write_json
+from ._results import NodeUsage, SessionUsage
+from ._scopes import Detached, open_detached
+from ._xdist import is_worker, send_leftovers, stop_session
+
+__all__ = ["BUDGET", "CONTEXT", "PAYLOAD_ATTR", "STATE", "SessionState", "fixture_name", "state_of"]
+
+PAYLOAD_ATTR = "aiusage"
+"""The attribute of a teardown report that carries the test's usage (a JSON-ready dict)."""
+
+CONTEXT = pytest.StashKey[UsageContext]()
+"""The running test's usage context, in ``item.stash``."""
+BUDGET = pytest.StashKey[ResolvedBudget]()
+"""The test's resolved budget, in ``item.stash`` (absent when its markers are invalid)."""
+_USAGE = pytest.StashKey[NodeUsage]()
+_FLAGGED = pytest.StashKey[set[str]]()
+_WARNINGS = pytest.StashKey[list[str]]()
+
+_STRICT_HINT = (
+    "calls made in other threads are counted on the test only when the thread is started "
+    "through aiusage_core.propagate(fn) or ContextThreadPoolExecutor"
+)
+
+
+def fixture_name(fixturedef: pytest.FixtureDef[Any]) -> str:
+    """``"<where the fixture is defined>::<name>"`` (just the name for a root conftest)."""
+    return f"{fixturedef.baseid}::{fixturedef.argname}" if fixturedef.baseid else fixturedef.argname
+
+
+class SessionState:
+    """Everything the plugin remembers during one session."""
+
+    def __init__(self, config: pytest.Config, options: Options) -> None:
+        self.config = config
+        self.options = options
+        self.worker = is_worker(config)
+        self.session: pytest.Session | None = None
+        self.current: pytest.Item | None = None
+        self._lock = threading.Lock()
+        # Calls outside any usage context, during the running test and between tests.
+        self._outside_now: list[UsageRecord] = []
+        self._outside_idle: list[UsageRecord] = []
+        # Wider-scoped fixture usage waiting to travel on the running test's teardown report.
+        self._pending: list[NodeUsage] = []
+        self._teardowns: dict[int, tuple[pytest.FixtureDef[Any], Detached]] = {}
+        # What the reporting process has received.
+        self._nodes: list[NodeUsage] = []
+        self.warnings: list[str] = []
+        self.totals = UsageTotals()
+        """Sums over everything received so far (what the session budget is checked on)."""
+        self.stop_message: str | None = None
+        self._resolver: PriceResolver | None = None
+        self._previous_resolver: PriceResolver | None = None
+
+    # -- start and stop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen to records and price through the ``pytest_aiusage_price`` hook."""
+        add_listener(self._on_record)
+        previous = settings().pricer.resolver
+        price_hook = self.config.hook.pytest_aiusage_price
+
+        def resolve(query: PriceQuery) -> Decimal | None:
+            price: Decimal | None = price_hook(query=query)
+            if price is None and previous is not None:
+                return previous(query)
+            return price
+
+        self._resolver, self._previous_resolver = resolve, previous
+        configure(price_resolver=resolve)
+
+    def stop(self) -> None:
+        """Undo :meth:`start` (leaving any later configuration by the user alone)."""
+        remove_listener(self._on_record)
+        if self._resolver is not None and settings().pricer.resolver is self._resolver:
+            configure(price_resolver=self._previous_resolver)
+        self._resolver = None
+
+    def _on_record(self, record: UsageRecord) -> None:
+        item = self.current
+        if not record.context_path:
+            with self._lock:
+                (self._outside_now if item is not None else self._outside_idle).append(record)
+        self.config.hook.pytest_aiusage_record(record=record, item=item)
+
+    # -- a test's life ---------------------------------------------------------------------
+
+    def open_test(self, item: pytest.Item) -> UsageContext:
+        """Make the test's usage context (the caller enters it around the protocol)."""
+        context = UsageContext(item.nodeid)
+        item.stash[CONTEXT] = context
+        self._park_outside()
+        self.current = item
+        return context
+
+    def close_test(self, item: pytest.Item) -> None:
+        """The protocol is over: calls from now on happen between tests."""
+        self.current = None
+        self._park_outside()
+
+    def _park_outside(self) -> None:
+        # Stray calls no test report took with it count as made between tests.
+        if self._outside_now:
+            with self._lock:
+                self._outside_idle.extend(self._outside_now)
+                self._outside_now = []
+
+    def resolve_budget(self, item: pytest.Item) -> None:
+        """Find the test's budget; invalid ``ai_budget`` markers fail its setup."""
+        try:
+            layers = marker_layers(item)
+            resolved = (
+                ResolvedBudget.of_layers([*layers, *self.options.budget_layers])
+                if layers
+                else self.options.default_budget
+            )
+        except ConfigurationError as exc:
+            problem = str(exc)
+        else:
+            item.stash[BUDGET] = resolved
+            return
+        # Outside the except block, so the report shows the message and no chained traceback.
+        pytest.fail(problem, pytrace=False)
+
+    def finish_test(self, item: pytest.Item) -> None:
+        """Teardown is done: sum up the test's usage and add its JUnit XML properties."""
+        context = item.stash.get(CONTEXT, None)
+        if context is None:
+            return
+        totals = context.totals
+        if not totals.calls:
+            return
+        usage = NodeUsage(
+            nodeid=item.nodeid,
+            totals=totals,
+            by_model=MappingProxyType(by_model(context.records)),
+        )
+        item.stash[_USAGE] = usage
+        item.user_properties.extend(
+            [
+                ("aiusage_calls", totals.calls),
+                ("aiusage_input_tokens", totals.input_tokens),
+                ("aiusage_output_tokens", totals.output_tokens),
+                ("aiusage_total_tokens", totals.total_tokens),
+                ("aiusage_cost_usd", decimal_str(totals.cost_usd)),
+                ("aiusage_unpriced_calls", totals.unpriced_calls),
+            ]
+        )
+
+    def judge(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """Fail the call or teardown report of a test over budget (or, in strict mode, one
+        that made calls outside any usage context); attach the usage to the teardown report."""
+        if report.when == "setup":
+            return
+        context = item.stash.get(CONTEXT, None)
+        if context is None:
+            return
+        totals = context.totals
+        if not totals.calls and not self._outside_now and not self._pending:
+            # The common case, kept cheap: a test without AI calls.
+            return
+        flagged = item.stash.setdefault(_FLAGGED, set())
+        messages = []
+        resolved = item.stash.get(BUDGET, None)
+        if totals.calls and resolved is not None:
+            failure, warning = check_budget(
+                resolved, totals, lambda: by_model(context.records), self.options.unpriced
+            )
+            if failure and "budget" not in flagged:
+                flagged.add("budget")
+                messages.append(failure)
+            if warning and "unpriced" not in flagged:
+                flagged.add("unpriced")
+                item.stash.setdefault(_WARNINGS, []).append(f"{item.nodeid}: {warning}")
+        if self.options.strict and self._outside_now and "outside" not in flagged:
+            flagged.add("outside")
+            with self._lock:
+                outside = list(self._outside_now)
+            messages.append(
+                f"AI call outside any usage context during this test (--aiusage-strict): "
+                f"{calls_summary(by_model(outside))}; {_STRICT_HINT}"
+            )
+        if messages:
+            self._fail(item, report, "\n".join(messages))
+        if report.when == "teardown":
+            self._attach(item, report)
+
+    def _fail(self, item: pytest.Item, report: pytest.TestReport, text: str) -> None:
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = text
+        elif report.failed:
+            report.sections.append(("AI usage", text))
+        else:
+            # A skipped (or xfailed) test did not pass; failing it would hide why it was
+            # skipped, so the finding goes to the summary instead.
+            first = text.splitlines()[0]
+            item.stash.setdefault(_WARNINGS, []).append(
+                f"{item.nodeid}: {first} (the test was skipped, so it was not failed)"
+            )
+
+    def _attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        nodes: list[dict[str, Any]] = []
+        usage = item.stash.get(_USAGE, None)
+        if usage is not None:
+            nodes.append(usage.to_dict())
+        with self._lock:
+            pending, self._pending = self._pending, []
+            outside, self._outside_now = self._outside_now, []
+        nodes.extend(p.to_dict() for p in pending)
+        if outside:
+            nodes.append(NodeUsage.of_records(item.nodeid, outside, kind="outside").to_dict())
+        warnings = item.stash.get(_WARNINGS, [])
+        if nodes or warnings:
+            setattr(report, PAYLOAD_ATTR, {"nodes": nodes, "warnings": list(warnings)})
+
+    # -- wider-scoped fixtures ------------------------------------------------------------
+
+    def open_fixture(self, fixturedef: pytest.FixtureDef[Any], phase: str) -> Detached:
+        """Open the root context a wider-scoped fixture's setup or teardown runs in."""
+        return open_detached(f"{fixture_name(fixturedef)} ({fixturedef.scope} fixture {phase})")
+
+    def close_fixture(
+        self, fixturedef: pytest.FixtureDef[Any], phase: str, detached: Detached
+    ) -> None:
+        """Close it and keep its usage for the running test's report."""
+        detached.close()
+        totals = detached.context.totals
+        if not totals.calls:
+            return
+        current = self.current
+        usage = NodeUsage(
+            nodeid=fixture_name(fixturedef),
+            kind="fixture",
+            totals=totals,
+            by_model=MappingProxyType(by_model(detached.context.records)),
+            scope=fixturedef.scope,
+            phase=phase,
+            during=current.nodeid if current is not None else None,
+        )
+        with self._lock:
+            self._pending.append(usage)
+
+    def watch_teardown(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        """Arrange for the fixture's teardown to run in a context of its own.
+
+        Finalizers run last-in first-out, so one added after the fixture's setup runs just
+        before its teardown code, and ``pytest_fixture_post_finalizer`` right after it.
+        """
+        fixturedef.addfinalizer(partial(self._open_teardown, fixturedef))
+
+    def _open_teardown(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        self._teardowns[id(fixturedef)] = (fixturedef, self.open_fixture(fixturedef, "teardown"))
+
+    def fixture_finalized(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        """``pytest_fixture_post_finalizer``: close the teardown context, if one is open."""
+        entry = self._teardowns.pop(id(fixturedef), None)
+        if entry is not None:
+            self.close_fixture(fixturedef, "teardown", entry[1])
+
+    # -- reporting process ----------------------------------------------------------------
+
+    def collect_report(self, report: pytest.TestReport) -> None:
+        """Take a test's usage off its teardown report (from this process or a worker)."""
+        payload = getattr(report, PAYLOAD_ATTR, None)
+        if not payload:
+            self.add([NodeUsage(nodeid=report.nodeid)], ())
+            return
+        nodes = [NodeUsage.from_dict(n) for n in payload.get("nodes", ())]
+        if not any(n.kind == "test" for n in nodes):
+            nodes.insert(0, NodeUsage(nodeid=report.nodeid))
+        self.add(nodes, payload.get("warnings", ()))
+
+    def collect_payload(self, payload: Mapping[str, Any]) -> None:
+        """Take usage sent apart from any test report (an xdist worker's leftovers)."""
+        self.add([NodeUsage.from_dict(n) for n in payload.get("nodes", ())], ())
+        self.warnings.extend(payload.get("warnings", ()))
+
+    def add(self, nodes: Iterable[NodeUsage], warnings: Iterable[str]) -> None:
+        """Count ``nodes`` towards the session and check the session budget."""
+        hook = self.config.hook.pytest_aiusage_node_usage
+        for node in nodes:
+            self._nodes.append(node)
+            if node.totals.calls:
+                self.totals = self.totals + node.totals  # exact: UsageTotals adds money exactly
+            hook(usage=node, config=self.config)
+        self.warnings.extend(warnings)
+        limit = self.options.max_usd
+        cost = self.totals.cost_usd
+        if limit is not None and self.stop_message is None and cost > limit:
+            self.stop_message = (
+                f"AI session budget exceeded: cost {money(cost)} > limit {money(limit)} "
+                f"({self.options.max_usd_source})"
+            )
+            if self.session is not None:
+                stop_session(self.session, self.stop_message)
+
+    def leftovers(self) -> dict[str, Any]:
+        """Usage that no test report carried (calls between tests, fixtures torn down after
+        the last test), as a payload; forgets it."""
+        for fixturedef, detached in reversed(list(self._teardowns.values())):
+            self.close_fixture(fixturedef, "teardown", detached)
+        self._teardowns.clear()
+        with self._lock:
+            pending, self._pending = self._pending, []
+            idle = [*self._outside_idle, *self._outside_now]
+            self._outside_idle, self._outside_now = [], []
+        nodes = [p.to_dict() for p in pending]
+        if idle:
+            nodes.append(NodeUsage.of_records("", idle, kind="outside").to_dict())
+        return {"nodes": nodes, "warnings": []}
+
+    def finish_session(self, session: pytest.Session) -> None:
+        """Gather what no test report carried; on the reporting process write the JSON
+        report and make the exit status say whether the run stayed within its AI limits."""
+        leftovers = self.leftovers()
+        if self.worker:
+            send_leftovers(self.config, leftovers)
+            return
+        self.collect_payload(leftovers)
+        usage = self.snapshot()
+        failed = self.stop_message is not None
+        if self.options.strict and any(not o.nodeid for o in usage.outside):
+            failed = True  # calls between tests: no test to fail, so the run fails
+        path = self.options.json_path
+        if path is not None:
+            try:
+                write_json(path, usage)
+            except OSError as exc:
+                self.warnings.append(f"could not write the JSON report to {path}: {exc}")
+                failed = True
+        if failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def snapshot(self) -> SessionUsage:
+        """The session's usage so far."""
+        return SessionUsage.of(self._nodes)
+
+
+STATE = pytest.StashKey[SessionState]()
+"""The session's :class:`SessionState`, in ``config.stash``."""
+
+
+def state_of(config: pytest.Config) -> SessionState:
+    """The plugin's state for ``config``."""
+    return config.stash[STATE]

@@ -1,0 +1,41 @@
+"""Shared pieces of the plugin's tests.
+
+Every test here drives an inner pytest run with ``pytester``; the inner run loads the plugin
+from its ``pytest11`` entry point, as a user's would. Expected figures are computed by hand
+from genai-prices' published prices (US dollars per million tokens):
+
+* gpt-4o-mini: input 0.15, cached input 0.075, output 0.60
+* gpt-4o: input 2.50, output 10.00
+
+so 1,000 input + 500 output tokens of gpt-4o-mini cost 0.00015 + 0.0003 = $0.00045.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+# Inner runs leave out the cache and the unrelated plugins installed alongside, which only
+# slow every (sub)process down.
+INNER_ADDOPTS = (
+    "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
+    "-p no:recording -p no:anyio"
+)
+
+
+@pytest.fixture
+def write_ini(pytester: pytest.Pytester) -> Callable[[str], None]:
+    """Write the inner run's ``tox.ini``: our addopts plus ``extra`` lines."""
+
+    def write(extra: str = "") -> None:
+        pytester.makeini(f"[pytest]\naddopts = {INNER_ADDOPTS}\n{extra}\n")
+
+    return write
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, write_ini: Callable[[str], None]) -> pytest.Pytester:
+    """``pytester`` with the inner runs' ini written."""
+    write_ini()
+    return pytester
