@@ -33,7 +33,7 @@ class Settings:
     """The lowest metadata layer (``environment``, ``ci``)."""
     context_keys: tuple[str, ...] = DEFAULT_CONTEXT_KEYS
     """Argument names :func:`ai_usage_tracked` copies into metadata at call time."""
-    max_records_per_context: int | None = 100_000
+    max_records_per_context: int | None = 10_000
     """How many records a context keeps in ``records`` (totals stay exact beyond it)."""
     flush_every: int = 1_000
     """Pending records that trigger a flush to sinks before any context exits."""

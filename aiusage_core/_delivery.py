@@ -88,6 +88,10 @@ def flush() -> None:
                 entry[1].append(record)
     for sink, records in by_sink.values():
         deliver(sink, records)
+    from ._spool import has_spooled, retry_all_spools
+
+    if has_spooled():  # sinks that got nothing new still get their spooled records retried
+        retry_all_spools(exclude=[sink for sink, _ in by_sink.values()])
 
 
 def deliver(sink: Sink, records: Sequence[UsageRecord]) -> None:
@@ -102,7 +106,7 @@ def _at_exit() -> None:
     from ._config import settings
     from ._spool import retry_all_spools
 
-    retry_all_spools()
+    retry_all_spools(final=True)
     for sink in settings().sinks:
         try:
             sink.close()

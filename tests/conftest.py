@@ -23,8 +23,14 @@ settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_aiusage_settings() -> Iterator[None]:
-    """Every test starts from default settings with fixed environment tags, and leaves none."""
-    with configure(sinks=[], environment={"environment": "test", "ci": False}):
+def _isolated_aiusage_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test starts from default settings with fixed environment tags, and leaves none.
+
+    Spools of failing test sinks go to a temporary folder, never the user's spool folder.
+    """
+    spool = tmp_path_factory.mktemp("spool")
+    with configure(
+        sinks=[], environment={"environment": "test", "ci": False}, spool_dir=str(spool)
+    ):
         yield
         flush()
