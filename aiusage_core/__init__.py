@@ -17,6 +17,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._checks import (
+    PropagationReport,
+    PropagationResult,
+    acheck_propagation,
+    check_propagation,
+)
 from ._config import Settings, configure, settings
 from ._context import (
     UsageContext,
@@ -35,13 +41,23 @@ from ._errors import (
     MetadataError,
     SchemaVersionError,
 )
+from ._jsonl import JsonlSink
+from ._ledger import GroupTotals, Ledger, LedgerReport
 from ._metadata import environment_tags, merge_metadata
+from ._openai import (
+    create_wrapped_openai_client,
+    instrument_openai,
+    uninstrument_openai,
+    wrap_openai,
+)
+from ._otel import OTelSink
 from ._partial import PartialFailureTracker, partial_failure_context
 from ._pricing import CustomPrice, PriceQuery, PriceResolver
 from ._propagation import ContextThreadPoolExecutor, propagate
 from ._recording import record_usage
 from ._records import ErrorInfo, UsageRecord, UsageStatus, UsageTotals
 from ._sinks import MemorySink, Sink
+from ._sqlite import SQLiteSink
 
 try:
     __version__ = _version("pytest-aiusage")
@@ -56,12 +72,20 @@ __all__ = [
     "ContextThreadPoolExecutor",
     "CustomPrice",
     "ErrorInfo",
+    "GroupTotals",
+    "JsonlSink",
+    "Ledger",
     "LedgerError",
+    "LedgerReport",
     "MemorySink",
     "MetadataError",
+    "OTelSink",
     "PartialFailureTracker",
     "PriceQuery",
     "PriceResolver",
+    "PropagationReport",
+    "PropagationResult",
+    "SQLiteSink",
     "SchemaVersionError",
     "Settings",
     "Sink",
@@ -70,16 +94,22 @@ __all__ = [
     "UsageStatus",
     "UsageTotals",
     "__version__",
+    "acheck_propagation",
     "ai_usage_context",
     "ai_usage_tracked",
     "batch_ai_usage_context",
+    "check_propagation",
     "configure",
+    "create_wrapped_openai_client",
     "current_context",
     "environment_tags",
     "flush",
+    "instrument_openai",
     "merge_metadata",
     "partial_failure_context",
     "propagate",
     "record_usage",
     "settings",
+    "uninstrument_openai",
+    "wrap_openai",
 ]

@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import genai_prices
-from genai_prices.types import ModelPrice, TieredPrices
+if TYPE_CHECKING:
+    # genai-prices takes ~0.15 s to import: load it on the first price lookup, not with us.
+    import genai_prices
+    from genai_prices.types import ModelPrice
 
 from ._errors import ConfigurationError
 from ._records import MONEY
@@ -110,6 +112,19 @@ class CustomPrice:
     batch_multiplier: Decimal = field(default=Decimal("0.5"))
     """Factor applied to the whole cost at Batch API rates (OpenAI's batch discount is 50%)."""
 
+    def __post_init__(self) -> None:
+        # Accept numbers and decimal strings, as the mapping form does; reject bad values now.
+        for name in (
+            "input_mtok",
+            "output_mtok",
+            "cached_input_mtok",
+            "cache_write_mtok",
+            "batch_multiplier",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _money(value, model="CustomPrice", name=name))
+
     @classmethod
     def parse(cls, model: str, value: CustomPrice | Mapping[str, Any]) -> CustomPrice:
         """Build from a mapping such as ``{"input_mtok": "0.3", "output_mtok": "1.2"}``."""
@@ -142,8 +157,7 @@ class CustomPrice:
                 raise ConfigurationError(
                     f"price override for {model!r} needs {required}", name=required, value=value
                 )
-        fields = {k: _money(v, model=model, name=k) for k, v in value.items()}
-        return cls(**fields)
+        return cls(**{k: _money(v, model=model, name=k) for k, v in value.items()})
 
     def cost(self, query: PriceQuery) -> Decimal:
         """The cost of ``query`` at these prices."""
@@ -218,6 +232,8 @@ class _LinearRate:
 
 
 def _genai_usage(q: PriceQuery) -> genai_prices.Usage:
+    import genai_prices
+
     values: dict[str, int] = {"input_tokens": q.input_tokens, "output_tokens": q.output_tokens}
     for key, count in (
         ("cache_read_tokens", q.cached_input_tokens),
@@ -233,6 +249,9 @@ def _genai_usage(q: PriceQuery) -> genai_prices.Usage:
 
 def _linearise(model_price: ModelPrice) -> _LinearRate | None:
     """Derive per-count coefficients by pricing one million of each count, or ``None``."""
+    import genai_prices
+    from genai_prices.types import TieredPrices
+
     if any(isinstance(v, TieredPrices) for v in vars(model_price).values()):
         return None
 
@@ -383,6 +402,8 @@ class Pricer:
             context["service_tier"] = tier
         if q.batch:
             context["processing"] = "batch"
+        import genai_prices
+
         rate: _LinearRate | ModelPrice | None
         try:
             calc = genai_prices.calc_price(

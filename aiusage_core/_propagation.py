@@ -41,9 +41,7 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
     """A ``ThreadPoolExecutor`` whose tasks run in the context of the code that submitted
     them, so their AI calls count on the submitter's usage context."""
 
-    def submit(
-        self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
-    ) -> Future[R]:
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         """Schedule ``fn(*args, **kwargs)`` in a copy of the caller's context."""
         context = contextvars.copy_context()
         return super().submit(context.run, fn, *args, **kwargs)

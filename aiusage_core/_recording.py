@@ -207,17 +207,29 @@ def record_usage(
             name="model",
             value=model,
         )
-    for name, value in (("provider", provider), ("api", api)):
-        if not isinstance(value, str) or not value:
-            raise ConfigurationError(
-                f"record_usage({name}=...) must be a non-empty string, not {value!r}",
-                name=name,
-                value=value,
-            )
-    input_tokens = _count("input_tokens", input_tokens)
-    output_tokens = _count("output_tokens", output_tokens)
-    cached_input_tokens = _count("cached_input_tokens", cached_input_tokens)
-    reasoning_tokens = _count("reasoning_tokens", reasoning_tokens)
+    if provider != "openai" or api != "chat":
+        for name, value in (("provider", provider), ("api", api)):
+            if not isinstance(value, str) or not value:
+                raise ConfigurationError(
+                    f"record_usage({name}=...) must be a non-empty string, not {value!r}",
+                    name=name,
+                    value=value,
+                )
+    # Fast path first: four exact ints, none negative (``type() is int`` rejects bools).
+    if not (
+        type(input_tokens) is int
+        and type(output_tokens) is int
+        and type(cached_input_tokens) is int
+        and type(reasoning_tokens) is int
+        and input_tokens >= 0
+        and output_tokens >= 0
+        and cached_input_tokens >= 0
+        and reasoning_tokens >= 0
+    ):
+        input_tokens = _count("input_tokens", input_tokens)
+        output_tokens = _count("output_tokens", output_tokens)
+        cached_input_tokens = _count("cached_input_tokens", cached_input_tokens)
+        reasoning_tokens = _count("reasoning_tokens", reasoning_tokens)
     if cached_input_tokens > input_tokens:
         raise ConfigurationError(
             f"record_usage(cached_input_tokens={cached_input_tokens}) exceeds "
@@ -239,7 +251,7 @@ def record_usage(
         api=api,
         usage_status="manual",
         cost_usd=None if cost_usd is None else _cost(cost_usd),
-        error=ErrorInfo.coerce(error),
+        error=None if error is None else ErrorInfo.coerce(error),
         call_metadata=call_metadata,
         input_tokens=input_tokens,
         output_tokens=output_tokens,

@@ -353,15 +353,21 @@ class TotalsAccumulator:
     def add(self, record: UsageRecord) -> None:
         """Count ``record``."""
         self.calls += 1
-        self.input_tokens += record.input_tokens
-        self.cached_input_tokens += record.cached_input_tokens
-        self.output_tokens += record.output_tokens
-        self.reasoning_tokens += record.reasoning_tokens
-        if record.cost_usd is None:
+        fields = record.__dict__  # one dict lookup per field beats attribute access here
+        self.input_tokens += fields["input_tokens"]
+        self.output_tokens += fields["output_tokens"]
+        cached = fields["cached_input_tokens"]
+        if cached:
+            self.cached_input_tokens += cached
+        reasoning = fields["reasoning_tokens"]
+        if reasoning:
+            self.reasoning_tokens += reasoning
+        cost = fields["cost_usd"]
+        if cost is None:
             self.unpriced_calls += 1
         else:
-            self.cost_usd = MONEY.add(self.cost_usd, record.cost_usd)
-        if record.error is not None:
+            self.cost_usd = MONEY.add(self.cost_usd, cost)
+        if fields["error"] is not None:
             self.errors += 1
 
     def snapshot(self) -> UsageTotals:

@@ -27,16 +27,43 @@ _scalars = (
     | st.text(max_size=8)
     | st.floats(allow_nan=False, allow_infinity=False)
 )
+# Any key may hold a mapping in one draw and a plain value in another.
 metadata = st.recursive(
     st.dictionaries(_keys, _scalars, max_size=4),
     lambda children: st.dictionaries(_keys, children | _scalars, max_size=4),
     max_leaves=12,
 )
+# Each key keeps one kind: "tags" and "nested" always hold mappings, the others never.
+_plain_keys = st.sampled_from(["job_id", "team", "env", "a", "b"])
+consistent_metadata = st.recursive(
+    st.dictionaries(_plain_keys, _scalars, max_size=4),
+    lambda children: st.builds(
+        lambda plain, nested: {**plain, **nested},
+        st.dictionaries(_plain_keys, _scalars, max_size=4),
+        st.dictionaries(st.sampled_from(["tags", "nested"]), children, max_size=2),
+    ),
+    max_leaves=12,
+)
 
 
-@given(metadata, metadata, metadata)
-def test_merge_is_associative(a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]) -> None:
+@given(consistent_metadata, consistent_metadata, consistent_metadata)
+def test_merge_is_associative_when_each_key_keeps_one_kind(
+    a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]
+) -> None:
     assert merge_metadata(merge_metadata(a, b), c) == merge_metadata(a, merge_metadata(b, c))
+
+
+def test_a_plain_value_between_two_mappings_follows_the_nesting_order() -> None:
+    # "Inner keys win" and associativity cannot both hold here (see docs/concepts.md):
+    # contexts merge outer to inner, so the plain value erases what the outer mapping had.
+    outer, middle, inner = {"team": {"lead": "ana"}}, {"team": None}, {"team": {"size": 3}}
+    assert merge_metadata(merge_metadata(outer, middle), inner) == {"team": {"size": 3}}
+    with (
+        ai_usage_context("outer", **outer),
+        ai_usage_context("middle", **middle),
+        ai_usage_context("inner", **inner) as ctx,
+    ):
+        assert dict(ctx.metadata["team"]) == {"size": 3}
 
 
 @given(metadata)

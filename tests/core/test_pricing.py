@@ -173,3 +173,11 @@ def test_other_providers_are_priced_from_genai_prices() -> None:
     assert record.cost_usd == expected
     assert record.cost_usd is not None
     assert record.cost_usd > 0
+
+
+def test_custom_price_accepts_decimal_strings_and_rejects_bad_values() -> None:
+    price = CustomPrice(input_mtok="0.30", output_mtok=1.2)  # type: ignore[arg-type]
+    assert price.input_mtok == Decimal("0.30")
+    assert price.output_mtok == Decimal("1.2")
+    with pytest.raises(ConfigurationError, match="output_mtok='-2' must be finite"):
+        CustomPrice(input_mtok=Decimal(1), output_mtok="-2")  # type: ignore[arg-type]

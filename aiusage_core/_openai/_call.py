@@ -1,0 +1,143 @@
+"""One tracked ``request()`` of an OpenAI client, sync or async.
+
+Every SDK method that reaches the API (``create``, ``parse``, the ``.stream()`` helpers,
+``with_raw_response`` and ``with_streaming_response``) ends in the client's ``request()``.
+Tracking there sees one call once, whatever form the caller used. The result is handed back
+untouched: a parsed response is read, a stream or raw response is tracked in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from openai import AsyncStream, AzureOpenAI, Stream
+from openai._legacy_response import LegacyAPIResponse
+from openai._models import FinalRequestOptions
+from openai._response import BaseAPIResponse
+from openai.lib.azure import AsyncAzureOpenAI
+
+from .._context import current_context
+from .._errors import MetadataError
+from ._extract import Api
+from ._options import TrackingOptions
+from ._pending import PendingCall, drain_deferred, has_deferred
+from ._request import caller_metadata, edit_request
+from ._stream import instrument_stream, track_raw_response
+
+__all__ = ["ENDPOINTS", "call_async", "call_sync"]
+
+logger = logging.getLogger("aiusage")
+
+ENDPOINTS: Mapping[str, Api] = {
+    "/chat/completions": "chat",
+    "/embeddings": "embeddings",
+    "/responses": "responses",
+}
+"""The tracked endpoints (POST only) and the API each one is."""
+
+_AZURE = (AzureOpenAI, AsyncAzureOpenAI)
+
+
+def _start(
+    client: object, tracking: TrackingOptions, api: Api, options: FinalRequestOptions
+) -> tuple[PendingCall, FinalRequestOptions]:
+    """Everything known before sending; may raise MetadataError (caller misuse)."""
+    if has_deferred():
+        drain_deferred()
+    context = current_context()
+    body = options.json_data
+    model = body.get("model") if isinstance(body, dict) else None
+    own = caller_metadata(body)
+    hide_usage_chunk = False
+    if tracking.stream_usage or tracking.send_metadata:
+        options, hide_usage_chunk = edit_request(options, api, tracking, context, own)
+    provider = tracking.provider or ("azure" if isinstance(client, _AZURE) else "openai")
+    call = PendingCall(
+        api=api,
+        provider=provider,
+        request_model=model if isinstance(model, str) and model else "unknown",
+        client_metadata=tracking.metadata or None,
+        call_metadata=own,
+        context=context,
+        started=time.perf_counter(),
+        hide_usage_chunk=hide_usage_chunk,
+    )
+    return call, options
+
+
+def _handle(result: object, call: PendingCall, kwargs: Mapping[str, Any], is_async: bool) -> None:
+    """Track ``result`` in place; never raises."""
+    try:
+        if isinstance(result, Stream | AsyncStream):
+            instrument_stream(result, call)
+        elif isinstance(result, LegacyAPIResponse | BaseAPIResponse):
+            sse = bool(kwargs.get("stream"))
+            track_raw_response(result, call, sse=sse, is_async=is_async)
+        else:
+            call.final = result
+            request_id = getattr(result, "_request_id", None)
+            call.request_id = request_id if isinstance(request_id, str) else None
+            call.finish()
+    except Exception:
+        logger.exception("aiusage: tracking an OpenAI %s call failed", call.api)
+
+
+def call_sync(
+    client: object,
+    send: Callable[..., Any],
+    tracking: TrackingOptions,
+    cast_to: Any,
+    options: FinalRequestOptions,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
+    api = ENDPOINTS.get(options.url) if options.method == "post" else None
+    if api is None:
+        return send(cast_to, options, *args, **kwargs)
+    try:
+        call, options = _start(client, tracking, api, options)
+    except MetadataError:
+        raise  # send_metadata=True with metadata OpenAI would reject: the caller's to fix
+    except Exception:
+        logger.exception("aiusage: tracking an OpenAI %s call failed; it is not counted", api)
+        return send(cast_to, options, *args, **kwargs)
+    try:
+        result = send(cast_to, options, *args, **kwargs)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    _handle(result, call, kwargs, False)
+    return result
+
+
+async def call_async(
+    client: object,
+    send: Callable[..., Awaitable[Any]],
+    tracking: TrackingOptions,
+    cast_to: Any,
+    options: FinalRequestOptions,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Await ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
+    api = ENDPOINTS.get(options.url) if options.method == "post" else None
+    if api is None:
+        return await send(cast_to, options, *args, **kwargs)
+    try:
+        call, options = _start(client, tracking, api, options)
+    except MetadataError:
+        raise  # send_metadata=True with metadata OpenAI would reject: the caller's to fix
+    except Exception:
+        logger.exception("aiusage: tracking an OpenAI %s call failed; it is not counted", api)
+        return await send(cast_to, options, *args, **kwargs)
+    try:
+        result = await send(cast_to, options, *args, **kwargs)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    _handle(result, call, kwargs, True)
+    return result

@@ -1,0 +1,261 @@
+"""Token counts out of OpenAI responses: SDK objects, plain dicts and stream chunks alike.
+
+Extraction never raises and never makes a count up. The rules for malformed usage:
+
+* The *core* counts (chat and embeddings ``prompt_tokens``; chat ``completion_tokens``;
+  Responses ``input_tokens`` and ``output_tokens``) must be non-negative ``int``\\s (not
+  ``bool``). If one is absent, ``None``, negative or of another type, the usage is
+  ``missing``: every count is 0 and the record gets ``cost_usd=None``, never a guessed cost.
+* A *detail* count (cached, cache-write, reasoning, audio tokens) that is absent or ``None``
+  is 0, as OpenAI means it. One that is negative or not an ``int`` is 0 and logged; the usage
+  stays ``reported`` because the core counts, which carry most of the cost, are sound.
+* Details larger than the count that includes them (``cached_tokens > prompt_tokens``,
+  ``reasoning_tokens > completion_tokens``, ...) are clamped to it and logged, so
+  ``cached_input_tokens <= input_tokens`` and ``reasoning_tokens <= output_tokens`` always hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Literal, NamedTuple
+
+import pydantic
+
+__all__ = [
+    "MISSING",
+    "Extracted",
+    "Usage",
+    "extract",
+    "extract_usage",
+    "field",
+]
+
+logger = logging.getLogger("aiusage")
+
+Api = Literal["chat", "embeddings", "responses"]
+
+
+class Usage(NamedTuple):
+    """Validated token counts of one call (OpenAI conventions: totals include details)."""
+
+    status: Literal["reported", "missing"]
+    """``reported`` when the core counts were present and valid, else ``missing``."""
+    input_tokens: int = 0
+    """Prompt/input tokens, including cached and cache-write ones."""
+    cached_input_tokens: int = 0
+    """Input tokens read from the prompt cache."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the prompt cache."""
+    output_tokens: int = 0
+    """Completion/output tokens, including reasoning ones."""
+    reasoning_tokens: int = 0
+    """Output tokens spent on reasoning."""
+    input_audio_tokens: int = 0
+    """Input tokens that were audio."""
+    output_audio_tokens: int = 0
+    """Output tokens that were audio."""
+
+
+MISSING = Usage("missing")
+"""The usage of a response that reported none (or only unusable counts)."""
+
+
+class Extracted(NamedTuple):
+    """What a response object says about its call."""
+
+    usage: Usage
+    """Its token counts."""
+    model: str | None
+    """The model that served it, when the response names one."""
+    service_tier: str | None
+    """The service tier that served it, when the response names one."""
+    error: str | None = None
+    """The message of a Responses API ``error`` carried in a response (``status="failed"``)."""
+
+
+class _Attributes:
+    """``.get`` over an object's attributes, for objects that are neither mappings nor
+    pydantic models."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def get(self, name: str) -> object:
+        return getattr(self.obj, name, None)
+
+
+_MAPPING, _MODEL, _OBJECT = 0, 1, 2
+_kinds: dict[type, int] = {dict: _MAPPING}
+
+
+def _values(obj: object) -> Mapping[str, object] | _Attributes:
+    """The fields of ``obj`` behind a ``.get(name)``, read the cheapest way for its type."""
+    kind = _kinds.get(type(obj))
+    if kind is None:
+        # isinstance against ABCs is slow: decided once per type.
+        if isinstance(obj, Mapping):
+            kind = _MAPPING
+        elif isinstance(obj, pydantic.BaseModel):
+            kind = _MODEL
+        else:
+            kind = _OBJECT
+        _kinds[type(obj)] = kind
+    if kind == _MAPPING:
+        return obj  # type: ignore[return-value]
+    if kind == _MODEL:
+        # pydantic keeps every declared field (defaults included) in the instance __dict__.
+        return obj.__dict__
+    return _Attributes(obj)
+
+
+def field(obj: object, name: str) -> object:
+    """``obj[name]`` for mappings, ``getattr(obj, name)`` otherwise; ``None`` when absent.
+
+    Never raises: a property or mapping that raises counts as absent.
+    """
+    if obj is None:
+        return None
+    try:
+        return _values(obj).get(name)
+    except Exception:
+        return None
+
+
+def _core(value: object) -> int | None:
+    if type(value) is int:  # the common case, checked first (and bool is not int here)
+        return value if value >= 0 else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    return None
+
+
+def _detail(value: object, name: str, problems: list[str]) -> int:
+    if type(value) is int and value >= 0:
+        return value
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    problems.append(f"{name}={value!r:.40} (counted as 0)")
+    return 0
+
+
+_NO_DETAILS: Mapping[str, object] = {}
+
+
+def _clamp(name: str, value: int, limit: int, limit_name: str, problems: list[str]) -> int:
+    if value > limit:
+        problems.append(f"{name}={value} exceeds {limit_name}={limit} (clamped)")
+        return limit
+    return value
+
+
+# Field names in each API's usage object: input, output, input details, output details.
+_CHAT = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+_RESPONSES = (
+    "input_tokens",
+    "output_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+
+
+def extract_usage(api: Api, usage: object) -> Usage:
+    """Validate the ``usage`` object of a ``chat``, ``embeddings`` or ``responses`` call.
+
+    Never raises (see the module docstring for the rules).
+    """
+    if usage is None:
+        return MISSING
+    try:
+        return _extract_usage(api, usage)
+    except Exception:  # a mapping or property that raises: nothing trustworthy to read
+        logger.exception("aiusage: reading the usage of an OpenAI %s response failed", api)
+        return MISSING
+
+
+def _extract_usage(api: Api, usage: object) -> Usage:
+    names = _RESPONSES if api == "responses" else _CHAT
+    values = _values(usage)
+    input_tokens = _core(values.get(names[0]))
+    output_tokens = 0 if api == "embeddings" else _core(values.get(names[1]))
+    if input_tokens is None or output_tokens is None:
+        logger.warning(
+            "aiusage: OpenAI %s response carried unusable usage %.200r; the call is recorded "
+            "with usage_status='missing' and no cost",
+            api,
+            usage,
+        )
+        return MISSING
+    if api == "embeddings":
+        return Usage("reported", input_tokens=input_tokens)
+    problems: list[str] = []
+    in_details = values.get(names[2])
+    out_details = values.get(names[3])
+    ins = _NO_DETAILS if in_details is None else _values(in_details)
+    outs = _NO_DETAILS if out_details is None else _values(out_details)
+    cached = _detail(ins.get("cached_tokens"), "cached_tokens", problems)
+    cache_write = _detail(ins.get("cache_write_tokens"), "cache_write_tokens", problems)
+    reasoning = _detail(outs.get("reasoning_tokens"), "reasoning_tokens", problems)
+    input_audio = output_audio = 0
+    if api == "chat":
+        input_audio = _detail(ins.get("audio_tokens"), "audio_tokens", problems)
+        output_audio = _detail(outs.get("audio_tokens"), "audio_tokens", problems)
+    if (
+        cached + cache_write > input_tokens
+        or input_audio > input_tokens
+        or max(reasoning, output_audio) > output_tokens
+    ):
+        cached = _clamp("cached_tokens", cached, input_tokens, names[0], problems)
+        cache_write = _clamp(
+            "cache_write_tokens", cache_write, input_tokens - cached, "uncached input", problems
+        )
+        reasoning = _clamp("reasoning_tokens", reasoning, output_tokens, names[1], problems)
+        input_audio = _clamp("input audio_tokens", input_audio, input_tokens, names[0], problems)
+        output_audio = _clamp(
+            "output audio_tokens", output_audio, output_tokens, names[1], problems
+        )
+    if problems:
+        logger.warning(
+            "aiusage: OpenAI %s usage had malformed details: %s", api, "; ".join(problems)
+        )
+    return Usage(
+        "reported",
+        input_tokens,
+        cached,
+        cache_write,
+        output_tokens,
+        reasoning,
+        input_audio,
+        output_audio,
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def extract(api: Api, response: object) -> Extracted:
+    """Usage, model, service tier (and a Responses error) of a whole response object.
+
+    Never raises.
+    """
+    try:
+        values = _values(response)
+        usage, model, tier = values.get("usage"), values.get("model"), values.get("service_tier")
+        failure = values.get("error") if api == "responses" else None
+    except Exception:
+        logger.exception("aiusage: reading an OpenAI %s response failed", api)
+        return Extracted(MISSING, None, None)
+    error: str | None = None
+    if failure is not None:
+        error = _text(field(failure, "message")) or "the response failed"
+    return Extracted(extract_usage(api, usage), _text(model), _text(tier), error)

@@ -1,0 +1,219 @@
+"""Tracking streams and raw responses without changing what the caller gets.
+
+The caller keeps the SDK's own objects. A ``Stream``/``AsyncStream`` iterates ``_iterator``;
+we put a thin generator around the SDK's iterator there, which notes the usage chunk (chat)
+or the final ``response.*`` event (Responses) and records when the stream ends or fails.
+Closing is seen on the HTTP response, which every way of closing reaches (``Stream.close``,
+the ``.stream()`` helpers, ``with_streaming_response`` exits). A stream that is dropped
+unfinished is recorded when its :class:`PendingCall` is garbage-collected.
+
+Raw responses (``with_raw_response``, ``with_streaming_response``) get their ``parse`` (and,
+for unread bodies, ``read`` and ``close``) hooked on the instance, so the record follows
+whatever the caller reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx2
+from openai import AsyncStream, Stream
+from openai._legacy_response import LegacyAPIResponse
+from openai._response import BaseAPIResponse
+
+from ._pending import PendingCall
+
+__all__ = ["instrument_stream", "track_raw_response"]
+
+logger = logging.getLogger("aiusage")
+
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+# -- the per-chunk loops: keep them minimal, they run for every chunk -------------------------
+
+
+def _chat_chunks(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
+    hide = call.hide_usage_chunk
+    try:
+        for chunk in inner:
+            if getattr(chunk, "usage", None) is not None:
+                call.final = chunk
+                if hide and not getattr(chunk, "choices", None):
+                    continue  # the usage-only chunk we asked for; the caller did not
+            yield chunk
+    except Exception as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+def _response_events(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
+    try:
+        for event in inner:
+            if getattr(event, "type", None) in _FINAL_EVENTS:
+                call.final = getattr(event, "response", None)
+            yield event
+    except Exception as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+async def _async_chat_chunks(inner: AsyncIterator[Any], call: PendingCall) -> AsyncIterator[Any]:
+    hide = call.hide_usage_chunk
+    try:
+        async for chunk in inner:
+            if getattr(chunk, "usage", None) is not None:
+                call.final = chunk
+                if hide and not getattr(chunk, "choices", None):
+                    continue
+            yield chunk
+    except Exception as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+async def _async_response_events(
+    inner: AsyncIterator[Any], call: PendingCall
+) -> AsyncIterator[Any]:
+    try:
+        async for event in inner:
+            if getattr(event, "type", None) in _FINAL_EVENTS:
+                call.final = getattr(event, "response", None)
+            yield event
+    except Exception as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+# -- hooking objects the caller holds -------------------------------------------------------
+
+
+def _hook_http_close(response: httpx2.Response, call: PendingCall, *, is_async: bool) -> None:
+    """Record when ``response`` is closed from outside the SDK's stream iterator."""
+    if is_async:
+        original_aclose = response.aclose
+
+        async def aclose() -> None:
+            try:
+                await original_aclose()
+            finally:
+                call.closed()
+
+        response.__dict__["aclose"] = aclose
+    else:
+        original_close = response.close
+
+        def close() -> None:
+            try:
+                original_close()
+            finally:
+                call.closed()
+
+        response.__dict__["close"] = close
+
+
+def instrument_stream(stream: Stream[Any] | AsyncStream[Any], call: PendingCall) -> None:
+    """Track ``stream`` (once) for ``call``; ``stream`` stays the SDK's object."""
+    if call.inner is not None:
+        return  # parse() called again on the same raw response
+    response = stream.response
+    if call.request_id is None:
+        call.request_id = response.headers.get("x-request-id")
+    if isinstance(stream, AsyncStream):
+        async_inner = stream._iterator
+        call.inner = async_inner
+        loop = _async_chat_chunks if call.api == "chat" else _async_response_events
+        stream._iterator = loop(async_inner, call)
+        _hook_http_close(response, call, is_async=True)
+    else:
+        inner = stream._iterator
+        call.inner = inner
+        sync_loop = _chat_chunks if call.api == "chat" else _response_events
+        stream._iterator = sync_loop(inner, call)
+        _hook_http_close(response, call, is_async=False)
+
+
+def _instrument_if_stream(result: object, call: PendingCall) -> None:
+    if isinstance(result, Stream | AsyncStream):
+        try:
+            instrument_stream(result, call)
+        except Exception:
+            logger.exception("aiusage: tracking an OpenAI stream failed; it is not counted")
+
+
+def _json_body(response: httpx2.Response) -> object:
+    """The parsed JSON body of ``response`` if it has been read, else ``None``."""
+    try:
+        content = response.content  # raises if the body was not read
+        return json.loads(content)
+    except Exception:
+        return None
+
+
+def _hook_after(obj: object, name: str, after: Callable[[Any], None], *, is_async: bool) -> None:
+    """Make ``obj.name(...)`` call ``after(result)`` once it returned (on the instance)."""
+    original = getattr(obj, name)
+    if is_async:
+
+        async def hooked_async(*args: Any, **kwargs: Any) -> Any:
+            result = await original(*args, **kwargs)
+            after(result)
+            return result
+
+        obj.__dict__[name] = hooked_async
+    else:
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            after(result)
+            return result
+
+        obj.__dict__[name] = hooked
+
+
+def track_raw_response(
+    raw: LegacyAPIResponse[Any] | BaseAPIResponse[Any],
+    call: PendingCall,
+    *,
+    sse: bool,
+    is_async: bool,
+) -> None:
+    """Track a ``with_raw_response`` / ``with_streaming_response`` result for ``call``."""
+    http_response = raw.http_response
+    call.request_id = http_response.headers.get("x-request-id")
+
+    def parsed(result: object) -> None:
+        _instrument_if_stream(result, call)
+
+    if sse:
+        # The caller reads the events through parse() (a Stream) or the raw lines. Legacy
+        # raw responses parse synchronously even on the async client.
+        legacy = isinstance(raw, LegacyAPIResponse)
+        _hook_after(raw, "parse", parsed, is_async=is_async and not legacy)
+        _hook_http_close(http_response, call, is_async=is_async)
+        return
+    if isinstance(raw, LegacyAPIResponse):
+        call.final = _json_body(http_response)  # with_raw_response read the body already
+        call.finish()
+        return
+
+    # with_streaming_response: the body is read (if at all) by read(), which parse(),
+    # json() and text() go through; close() ends the call either way.
+    def read(_: object) -> None:
+        call.final = _json_body(http_response)
+        call.finish()
+
+    def closed(_: object) -> None:
+        if not call.done:
+            call.final = _json_body(http_response)
+            call.finish()
+
+    _hook_after(raw, "read", read, is_async=is_async)
+    _hook_after(raw, "close", closed, is_async=is_async)

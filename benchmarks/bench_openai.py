@@ -1,0 +1,284 @@
+"""What tracking costs on an OpenAI call: a wrapped client against the raw SDK.
+
+The SDK talks to ``httpx2.MockTransport`` (canned bodies, no network), so the figures are the
+SDK's own work plus ours. Two ways to run it from the repository root::
+
+    python -m pytest benchmarks/bench_openai.py -p no:cacheprovider   # pytest-benchmark tables
+    python benchmarks/bench_openai.py                                  # interleaved ratios
+
+The script alternates raw and wrapped rounds and keeps the best of each, which filters out
+noise from other work on the machine, then prints:
+
+* the wrapped/raw time ratio of a non-streaming chat call (the goal: at most 1.05, target
+  1.02), and of a 200-chunk chat stream read to the end;
+* the time our tracking code takes per call, measured around a stub that returns a parsed
+  completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it), as
+  a share of the raw call: the most stable figure on a busy machine;
+* the overhead per chunk of the stream loop alone (the goal: at most 1 us), measured on
+  prebuilt chunks so that parsing does not drown it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from openai._models import FinalRequestOptions, construct_type
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from aiusage_core import ai_usage_context, configure, wrap_openai
+from aiusage_core._openai._call import call_sync
+from aiusage_core._openai._options import DEFAULT_OPTIONS
+from aiusage_core._openai._pending import PendingCall
+from aiusage_core._openai._stream import _chat_chunks
+
+MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
+STREAM_CHUNKS = 200
+
+_COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello!", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 3,
+            "total_tokens": 15,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_bench",
+    }
+).encode()
+
+
+def _chunk(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "service_tier": "default",
+        **fields,
+    }
+
+
+def _sse(chunks: list[dict[str, Any]]) -> bytes:
+    lines = [b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks]
+    return b"".join([*lines, b"data: [DONE]\n\n"])
+
+
+_CONTENT_CHUNKS = [
+    _chunk(choices=[{"index": 0, "delta": {"content": "word "}, "finish_reason": None}])
+    for _ in range(STREAM_CHUNKS)
+]
+_USAGE_CHUNK = _chunk(
+    choices=[], usage={"prompt_tokens": 12, "completion_tokens": STREAM_CHUNKS, "total_tokens": 212}
+)
+_STREAM = _sse([*_CONTENT_CHUNKS, _USAGE_CHUNK])
+
+
+def _handler(request: httpx2.Request) -> httpx2.Response:
+    headers = {"x-request-id": "req_bench"}
+    if b'"stream":true' in request.content:
+        return httpx2.Response(
+            200, content=_STREAM, headers={**headers, "content-type": "text/event-stream"}
+        )
+    return httpx2.Response(
+        200, content=_COMPLETION, headers={**headers, "content-type": "application/json"}
+    )
+
+
+def make_client(*, wrapped: bool) -> openai.OpenAI:
+    """An SDK client over the mock transport, wrapped or not."""
+    client = openai.OpenAI(
+        api_key="sk-bench",
+        base_url="http://bench.invalid/v1",
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(transport=httpx2.MockTransport(_handler)),
+    )
+    return wrap_openai(client) if wrapped else client
+
+
+def chat_call(client: openai.OpenAI) -> Callable[[], object]:
+    """One non-streaming chat call."""
+    return lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+
+def chat_stream(client: openai.OpenAI) -> Callable[[], object]:
+    """One chat stream of ``STREAM_CHUNKS`` chunks plus the usage chunk, read to the end."""
+    return lambda: list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+
+_PREBUILT = [construct_type(type_=ChatCompletionChunk, value=c) for c in _CONTENT_CHUNKS]
+
+
+def _plain_loop(chunks: list[Any]) -> Iterator[Any]:
+    # The SDK's own Stream.__iter__ is a generator too: compare generator with generator.
+    yield from chunks
+
+
+def loop_raw() -> None:
+    """The prebuilt chunks through a bare generator."""
+    for _ in _plain_loop(_PREBUILT):
+        pass
+
+
+def loop_tracked() -> None:
+    """The prebuilt chunks through a bare generator and our stream loop."""
+    call = PendingCall(
+        api="chat",
+        provider="openai",
+        request_model="gpt-4o-mini",
+        client_metadata=None,
+        call_metadata=None,
+        context=None,
+        started=time.perf_counter(),
+    )
+    call._open.pop()  # measure the loop, not the record made at its end
+    for _ in _chat_chunks(_plain_loop(_PREBUILT), call):
+        pass
+
+
+_PARSED = construct_type(type_=ChatCompletion, value=json.loads(_COMPLETION))
+_OPTIONS = FinalRequestOptions.construct(
+    method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": []}
+)
+
+
+def _stub_send(cast_to: Any, options: Any, **kwargs: Any) -> Any:
+    return _PARSED
+
+
+def stub_raw() -> None:
+    """The stub 'request' alone."""
+    _stub_send(ChatCompletion, _OPTIONS, stream=False)
+
+
+def stub_tracked() -> None:
+    """The stub 'request' through our tracking: usage, price, record."""
+    call_sync(None, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {"stream": False})
+
+
+# -- pytest-benchmark ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_sinks() -> Iterator[None]:
+    with configure(sinks=[]), ai_usage_context("benchmark"):
+        yield
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "wrapped"])
+def test_chat_call(benchmark: Any, wrapped: bool) -> None:
+    benchmark.group = "chat call over MockTransport"
+    with make_client(wrapped=wrapped) as client:
+        benchmark(chat_call(client))
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "wrapped"])
+def test_chat_stream(benchmark: Any, wrapped: bool) -> None:
+    benchmark.group = f"chat stream of {STREAM_CHUNKS} chunks over MockTransport"
+    with make_client(wrapped=wrapped) as client:
+        benchmark(chat_stream(client))
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["raw", "tracked"])
+def test_tracking_alone(benchmark: Any, tracked: bool) -> None:
+    benchmark.group = "a stub request, with and without our tracking"
+    benchmark(stub_tracked if tracked else stub_raw)
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["raw", "tracked"])
+def test_stream_loop(benchmark: Any, tracked: bool) -> None:
+    benchmark.group = f"stream loop over {STREAM_CHUNKS} prebuilt chunks"
+    benchmark(loop_tracked if tracked else loop_raw)
+
+
+# -- interleaved ratios ----------------------------------------------------------------------
+
+
+def _best(fn: Callable[[], object], number: int) -> float:
+    # A fresh context per round: records a long-lived context keeps would make later rounds
+    # pay for the garbage collector walking them, which is not the cost of a call.
+    with ai_usage_context("round"):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return (time.perf_counter() - start) / number
+
+
+def compare(
+    raw: Callable[[], object], wrapped: Callable[[], object], *, rounds: int, number: int
+) -> tuple[float, float]:
+    """Best seconds per call of each, from alternating rounds."""
+    raw(), wrapped()  # warm up both
+    best_raw = best_wrapped = float("inf")
+    for _ in range(rounds):
+        best_raw = min(best_raw, _best(raw, number))
+        best_wrapped = min(best_wrapped, _best(wrapped, number))
+    return best_raw, best_wrapped
+
+
+def main() -> None:
+    """Print the ratios (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    with (
+        configure(sinks=[]),
+        make_client(wrapped=False) as raw_client,
+        make_client(wrapped=True) as wrapped_client,
+    ):
+        raw, wrapped = compare(
+            chat_call(raw_client), chat_call(wrapped_client), rounds=args.rounds, number=200
+        )
+        print(
+            f"chat call:   raw {raw * 1e6:8.1f} us   wrapped {wrapped * 1e6:8.1f} us   "
+            f"ratio {wrapped / raw:.4f}   overhead {(wrapped - raw) * 1e6:+.1f} us"
+        )
+        raw, wrapped = compare(
+            chat_stream(raw_client), chat_stream(wrapped_client), rounds=args.rounds, number=10
+        )
+        print(
+            f"chat stream: raw {raw * 1e3:8.2f} ms   wrapped {wrapped * 1e3:8.2f} ms   "
+            f"ratio {wrapped / raw:.4f}"
+        )
+        raw_call = compare(chat_call(raw_client), stub_raw, rounds=args.rounds, number=200)[0]
+    stub, tracked = compare(stub_raw, stub_tracked, rounds=args.rounds, number=2000)
+    print(
+        f"tracking:    {(tracked - stub) * 1e6:.1f} us per call = "
+        f"{(tracked - stub) / raw_call:.2%} of the raw call"
+    )
+    raw, tracked = compare(loop_raw, loop_tracked, rounds=args.rounds, number=2000)
+    print(
+        f"stream loop: {(tracked - raw) / STREAM_CHUNKS * 1e9:.0f} ns per chunk over a bare "
+        "generator"
+    )
+
+
+if __name__ == "__main__":
+    main()
