@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._budget import Budget
 from ._fixture import AIUsage
+from ._matchers import openai_vcr_config
 from ._results import NodeUsage, SessionUsage
 
 try:
@@ -24,4 +25,5 @@ __all__ = [
     "NodeUsage",
     "SessionUsage",
     "__version__",
+    "openai_vcr_config",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from . import _hooks
+from ._baseline import add_baseline_options, register_baselines
 from ._fixture import ai_usage
 from ._options import add_options, read_options
 from ._report import summary_lines, write_summary
@@ -18,6 +19,10 @@ from ._session import STATE, SessionState, state_of
 from ._xdist import worker_leftovers
 
 __all__ = ["ai_usage"]
+
+# OpenAI cassettes (on pytest-recording) and the client fixtures: a plugin module of their own,
+# loaded with this one (and so off with -p no:aiusage too).
+pytest_plugins = ["pytest_aiusage._cassette_plugin"]
 
 _MARKER = (
     "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None): "
@@ -31,6 +36,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    add_baseline_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state.start()
     if not state.worker:
         config.pluginmanager.register(_Reporting(state), "aiusage-reporting")
+        register_baselines(config, state.snapshot)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -89,6 +96,15 @@ def pytest_fixture_post_finalizer(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> None:
     state_of(request.config).fixture_finalized(fixturedef)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    # A test that passed but went over its budget fails *here*, as an exception of the call
+    # phase, so pytest treats it like any failure: ``xfail`` can expect it, ``--pdb`` and
+    # ``-x`` see it. (Usage in teardown, or on top of a failure, is judged in makereport.)
+    yield
+    state_of(item.config).fail_call_if_over(item)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

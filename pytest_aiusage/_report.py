@@ -100,11 +100,13 @@ def summary_lines(
     return lines
 
 
-def write_summary(terminalreporter: pytest.TerminalReporter, lines: Sequence[str]) -> None:
-    """Print the section (nothing when ``lines`` is empty)."""
+def write_summary(
+    terminalreporter: pytest.TerminalReporter, lines: Sequence[str], title: str = TITLE
+) -> None:
+    """Print the section titled ``title`` (nothing when ``lines`` is empty)."""
     if not lines:
         return
-    terminalreporter.write_sep("=", TITLE)
+    terminalreporter.write_sep("=", title)
     for line in lines:
         terminalreporter.write_line(line)
 

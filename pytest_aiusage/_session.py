@@ -49,6 +49,8 @@ BUDGET = pytest.StashKey[ResolvedBudget]()
 """The test's resolved budget, in ``item.stash`` (absent when its markers are invalid)."""
 _USAGE = pytest.StashKey[NodeUsage]()
 _FLAGGED = pytest.StashKey[set[str]]()
+_RAISED = pytest.StashKey[str]()
+"""The text of the budget failure raised in the call phase, if any."""
 _WARNINGS = pytest.StashKey[list[str]]()
 
 _STRICT_HINT = (
@@ -187,13 +189,34 @@ class SessionState:
         that made calls outside any usage context); attach the usage to the teardown report."""
         if report.when == "setup":
             return
+        raised = item.stash.get(_RAISED, None)
+        if raised is not None and report.when == "call" and report.failed:
+            # Raised by fail_call_if_over: show the finding alone, without "Failed: ".
+            report.longrepr = raised
+        messages = self.findings(item)
+        if messages:
+            self._fail(item, report, "\n".join(messages))
+        if report.when == "teardown":
+            self._attach(item, report)
+
+    def fail_call_if_over(self, item: pytest.Item) -> None:
+        """Fail the call phase of a test whose usage broke its budget (or strict mode)."""
+        findings = self.findings(item)
+        if findings:
+            text = "\n".join(findings)
+            item.stash[_RAISED] = text
+            pytest.fail(text, pytrace=False)
+
+    def findings(self, item: pytest.Item) -> list[str]:
+        """What is wrong with the test's AI usage so far (over budget, calls outside any
+        context in strict mode), each finding reported once per test."""
         context = item.stash.get(CONTEXT, None)
         if context is None:
-            return
+            return []
         totals = context.totals
         if not totals.calls and not self._outside_now and not self._pending:
             # The common case, kept cheap: a test without AI calls.
-            return
+            return []
         flagged = item.stash.setdefault(_FLAGGED, set())
         messages = []
         resolved = item.stash.get(BUDGET, None)
@@ -215,10 +238,7 @@ class SessionState:
                 f"AI call outside any usage context during this test (--aiusage-strict): "
                 f"{calls_summary(by_model(outside))}; {_STRICT_HINT}"
             )
-        if messages:
-            self._fail(item, report, "\n".join(messages))
-        if report.when == "teardown":
-            self._attach(item, report)
+        return messages
 
     def _fail(self, item: pytest.Item, report: pytest.TestReport, text: str) -> None:
         if report.passed:

@@ -416,3 +416,29 @@ def test_skips_after_a_call():
             "limit 0 (*) (the test was skipped, so it was not failed)",
         ]
     )
+
+
+def test_an_expected_budget_failure_is_an_xfail_and_an_unexpected_pass_is_not(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_xfail=HEADER
+        + """
+@pytest.mark.xfail(reason="goes over its budget on purpose", strict=True)
+@pytest.mark.ai_budget(usd=0.0004)
+def test_over():
+    record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+
+
+@pytest.mark.xfail(reason="expected to go over", strict=True)
+@pytest.mark.ai_budget(usd=0.01)
+def test_within():
+    record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+"""
+    )
+    result = pytester.runpytest("-rxX")
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["XFAIL test_xfail.py::test_over - goes over its budget on purpose"]
+    )
+    result.stdout.fnmatch_lines(["[[]XPASS(strict)[]] expected to go over"])

@@ -1,0 +1,126 @@
+"""The cassette side of the plugin (loaded by ``_plugin`` through ``pytest_plugins``).
+
+It builds on pytest-recording: its ``vcr`` marker, ``--record-mode`` and ``vcr_config``. Here:
+OpenAI-safe defaults and scrubbing for every cassette (``pytest_recording_configure``), the
+client fixtures, a readable failure for a request no cassette answers, and the
+``--aiusage-cassette-report`` summary. Every hook hands over to the module doing the work;
+vcrpy is imported only once a cassette is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, Final
+
+import pytest
+
+from ._cassette_report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
+from ._cassette_state import cassette_state
+from ._openai_fixtures import (
+    aiusage_fake_openai_server,
+    async_openai_client,
+    fake_openai,
+    openai_client,
+)
+from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
+
+__all__ = [
+    "aiusage_fake_openai_server",
+    "async_openai_client",
+    "fake_openai",
+    "openai_client",
+]
+
+HELP_CASSETTE_REPORT = (
+    "list, at the end of the run, recorded interactions of the cassettes used that no test "
+    "played, and tests whose cassette is missing."
+)
+_MARKER: Final = (
+    f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
+    "fake_openai loopback server, with a dummy key (pytest-aiusage)"
+)
+_CASSETTE: Final = pytest.StashKey[Any]()
+"""The test's cassette, in ``item.stash`` (with ``--aiusage-cassette-report``)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # The group is the main plugin's; the description must be the same whichever call
+    # creates it.
+    group = parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+    group.addoption(
+        "--aiusage-cassette-report",
+        action="store_true",
+        dest="aiusage_cassette_report",
+        default=None,
+        help=HELP_CASSETTE_REPORT,
+    )
+    parser.addini("aiusage_cassette_report", HELP_CASSETTE_REPORT, type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+    option = config.getoption("aiusage_cassette_report")
+    state = cassette_state(config)
+    state.report = bool(config.getini("aiusage_cassette_report")) if option is None else option
+    if state.report and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Reporting(), "aiusage-cassette-report")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    # tryfirst: our defaults go in first, so a conftest's own implementation can change them.
+    from ._cassettes import install
+
+    install(vcr, cassette_state(config))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "setup":
+        _watch_cassette(item)
+    if report.failed and call.excinfo is not None:
+        error = find_replay_error(call.excinfo.value)
+        if error is not None:
+            report.longrepr = replay_failure_message(item, error)
+    if call.when == "teardown":
+        cassette = item.stash.get(_CASSETTE, None)
+        if cassette is not None:
+            payload = cassette_payload(item, cassette, cassette_state(item.config))
+            setattr(report, PAYLOAD_ATTR, payload)
+    return report
+
+
+def _watch_cassette(item: pytest.Item) -> None:
+    """Once the test's fixtures are set up: keep its cassette (pytest-recording's autouse
+    ``vcr`` fixture) scrubbing whatever persister it was given, and remember it for the
+    cassette report. Done here, once per test, as it costs less than a fixture would."""
+    cassette = (getattr(item, "funcargs", None) or {}).get("vcr")
+    if cassette is None:
+        return
+    from ._cassettes import guard_cassette
+
+    state = cassette_state(item.config)
+    guard_cassette(cassette, state)
+    if state.report:
+        item.stash[_CASSETTE] = cassette
+
+
+class _Reporting:
+    """On the process that reports (a serial run, or the xdist controller): gathers the
+    cassette payloads and prints the section."""
+
+    def __init__(self) -> None:
+        self._report = CassetteReport()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, PAYLOAD_ATTR, None)
+        if report.when == "teardown" and payload:
+            self._report.add(report.nodeid, payload)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminalreporter.write_sep("=", TITLE)
+        for line in self._report.lines():
+            terminalreporter.write_line(line)

@@ -1,0 +1,138 @@
+"""OpenAI-safe defaults for every pytest-recording cassette (imports vcrpy; imported only
+when a cassette is about to be used).
+
+:func:`install` runs in the plugin's ``pytest_recording_configure`` hook, on the VCR that
+pytest-recording makes for each test's cassette, before your own implementations of that
+hook: it registers the matchers, sets the defaults of :func:`~._matchers.openai_vcr_config`
+(which your ``vcr_config`` fixture overrides key by key) and wraps the persister in a
+:class:`ScrubbingPersister`. The persister is what makes the guarantee hold whatever the
+configuration says: it scrubs every cassette right before writing it, after vcrpy's and your
+own filters and hooks have run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
+from vcr.serialize import serialize
+
+from ._cassette_state import CassetteState
+from ._matchers import OPENAI_MATCHERS, openai_vcr_config
+from ._scrub import Scrubber
+
+__all__ = ["ScrubbingPersister", "guard_cassette", "install", "write_atomically"]
+
+_NEW_FILE_MODE: Final = 0o644
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or another xdist worker writing the same
+    file) only ever sees a whole file: write a temporary file in the same directory, then
+    rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        # mkstemp makes the file private (0600); a cassette is a file to commit.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = _NEW_FILE_MODE
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _writes_files(persister: Any) -> bool:
+    """Whether ``persister`` saves like vcrpy's own ``FilesystemPersister`` (pytest-recording's
+    ``CombinedPersister`` does), so that writing the file ourselves changes nothing else."""
+    return getattr(persister, "save_cassette", None) is FilesystemPersister.save_cassette
+
+
+class ScrubbingPersister:
+    """Loads through the persister it wraps; saves scrubbed, atomically.
+
+    A cassette is scrubbed twice: interaction by interaction (secret headers and query
+    parameters by name, known secret values anywhere), then the serialised text once more
+    for known secrets and key-shaped strings, as a last net. When the wrapped persister is
+    not a file persister (your own, say, storing elsewhere), it is handed the scrubbed
+    cassette to save its own way.
+    """
+
+    def __init__(self, inner: Any, state: CassetteState) -> None:
+        self.inner = inner
+        self._state = state
+
+    def load_cassette(self, cassette_path: Any, serializer: Any) -> Any:
+        """Load through the wrapped persister; for the cassette report, note which file
+        each interaction came from."""
+        try:
+            loaded = self.inner.load_cassette(cassette_path, serializer)
+        except BaseException:
+            if self._state.report:
+                self._state.set_segments(os.fspath(cassette_path), [])
+            raise
+        if self._state.report:
+            self._state.set_segments(
+                os.fspath(cassette_path), self._segments(cassette_path, serializer, loaded)
+            )
+        return loaded
+
+    def _segments(self, cassette_path: Any, serializer: Any, loaded: Any) -> list[tuple[str, int]]:
+        main = os.fspath(cassette_path)
+        total = len(loaded[0])
+        extras = [os.fspath(p) for p in getattr(self.inner, "extra_paths", None) or ()]
+        if not extras:
+            return [(main, total)]
+        segments: list[tuple[str, int]] = []
+        for path in dict.fromkeys([main, *extras]):
+            try:
+                count = len(FilesystemPersister.load_cassette(path, serializer)[0])
+            except (CassetteNotFoundError, OSError, ValueError):
+                count = 0
+            if count:
+                segments.append((path, count))
+        # Should a file have changed under us, at least the totals stay right.
+        return segments if sum(n for _, n in segments) == total else [(main, total)]
+
+    def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
+        """Scrub ``cassette_dict`` and write it."""
+        scrubber = Scrubber(self._state.secrets())
+        clean = scrubber.cassette(cassette_dict)
+        if not _writes_files(self.inner):
+            self.inner.save_cassette(cassette_path, clean, serializer=serializer)
+            return
+        write_atomically(Path(cassette_path), scrubber.text(serialize(clean, serializer)))
+
+
+def install(vcr: Any, state: CassetteState) -> None:
+    """Give pytest-recording's ``vcr`` our matchers, defaults and scrubbing persister."""
+    for name, matcher in OPENAI_MATCHERS.items():
+        vcr.register_matcher(name, matcher)
+    for name, value in openai_vcr_config().items():
+        setattr(vcr, name, value)
+    if not isinstance(vcr.persister, ScrubbingPersister):
+        vcr.register_persister(ScrubbingPersister(vcr.persister, state))
+
+
+def guard_cassette(cassette: Any, state: CassetteState) -> None:
+    """Wrap the persister of an open cassette in a :class:`ScrubbingPersister` if something
+    replaced ours (a ``persister`` in ``vcr_config``, or a later ``pytest_recording_configure``
+    that registered its own), so that no configuration can write a secret."""
+    # vcrpy keeps a cassette's persister in ``_persister``; there is no public way to reach
+    # the one a cassette will save with.
+    persister = getattr(cassette, "_persister", None)
+    if persister is not None and not isinstance(persister, ScrubbingPersister):
+        cassette._persister = ScrubbingPersister(persister, state)

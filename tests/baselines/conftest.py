@@ -1,0 +1,31 @@
+"""Fixtures of the cost-baseline tests (helpers are in ``baselines_testing``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from baselines_testing import INNER_ADDOPTS, SUITE
+
+
+@pytest.fixture
+def write_ini(pytester: pytest.Pytester) -> Callable[[str], None]:
+    """Write the inner run's ``tox.ini``: our addopts plus ``extra`` lines."""
+
+    def write(extra: str = "") -> None:
+        pytester.makeini(f"[pytest]\naddopts = {INNER_ADDOPTS}\n{extra}\n")
+
+    return write
+
+
+@pytest.fixture
+def pytester(
+    pytester: pytest.Pytester, write_ini: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """``pytester`` with the inner runs' ini and :data:`SUITE` written, the suite's
+    variables unset."""
+    for name in ("AIU_SUMMARISE_MODEL", "AIU_SUMMARISE_IN", "AIU_NO_AI_CALLS"):
+        monkeypatch.delenv(name, raising=False)
+    write_ini()
+    pytester.makepyfile(test_suite=SUITE)
+    return pytester
