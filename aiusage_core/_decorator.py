@@ -7,7 +7,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, TypeVar, overload
 
-from ._context import UsageContext, _current
+from ._context import UsageContext, _current, context_factory
 from ._errors import ConfigurationError
 from ._sinks import Sink
 
@@ -26,7 +26,15 @@ def _call_time_value(value: Any) -> Any:
 class _CallPlan:
     """What the wrapper needs to know about the function, computed once at decoration."""
 
-    __slots__ = ("accepts_var_kw", "declared", "defaults", "keys", "positions", "wants_tracker")
+    __slots__ = (
+        "accepts_var_kw",
+        "binds",
+        "declared",
+        "defaults",
+        "keys",
+        "positions",
+        "wants_tracker",
+    )
 
     def __init__(self, func: Callable[..., Any], keys: tuple[str, ...]) -> None:
         signature = inspect.signature(func)
@@ -48,6 +56,9 @@ class _CallPlan:
             and params[k].default is not None
         }
         self.declared = frozenset(k for k in keys if k in params)
+        # Whether a call without keyword arguments can still add metadata or a tracker; most
+        # functions cannot, and their calls skip the binding step altogether.
+        self.binds = bool(self.positions or self.defaults or self.wants_tracker)
 
     def call_metadata(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Take the context keys out of the call; drop them from ``kwargs`` when the function
@@ -79,13 +90,19 @@ def track(
 
     plan = _CallPlan(func, keys if keys is not None else settings().context_keys)
 
-    def open_context(args: tuple[Any, ...], kwargs: dict[str, Any]) -> UsageContext:
-        ctx = make_context()
+    def bind(ctx: UsageContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         values = plan.call_metadata(args, kwargs)
         if values:
             ctx._own = {**ctx._own, **values}
         if plan.wants_tracker and "tracker" not in kwargs:
             kwargs["tracker"] = ctx
+
+    binds = plan.binds
+
+    def open_context(args: tuple[Any, ...], kwargs: dict[str, Any]) -> UsageContext:
+        ctx = make_context()
+        if kwargs or binds:
+            bind(ctx, args, kwargs)
         return ctx
 
     wrapper: Callable[..., Any]
@@ -160,14 +177,23 @@ def track(
     elif inspect.iscoroutinefunction(func):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            async with open_context(args, kwargs):
+            # open_context inlined, as in sync_wrapper. ``with`` (not ``async with``): entering
+            # and leaving never awaits, and an await costs more than a plain call.
+            ctx = make_context()
+            if kwargs or binds:
+                bind(ctx, args, kwargs)
+            with ctx:
                 return await func(*args, **kwargs)
 
         wrapper = async_wrapper
     else:
 
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            with open_context(args, kwargs):
+            # open_context inlined: this wrapper's own cost is the decorator's overhead.
+            ctx = make_context()
+            if kwargs or binds:
+                bind(ctx, args, kwargs)
+            with ctx:
                 return func(*args, **kwargs)
 
         wrapper = sync_wrapper
@@ -238,13 +264,7 @@ def ai_usage_tracked(
         op = operation_type or getattr(fn, "__name__", None) or "function"
         # Validate metadata once, at decoration time.
         own = UsageContext(op, metadata)._own
-
-        def make_context() -> UsageContext:
-            ctx = UsageContext(op, sinks=sink_tuple)
-            ctx._own = own  # validated once above; contexts replace, never mutate, _own
-            return ctx
-
-        return track(fn, make_context, keys)
+        return track(fn, context_factory(op, own, sink_tuple, batch=False), keys)
 
     if func is not None:
         if operation_type is not None or context_keys is not None or sinks or metadata:

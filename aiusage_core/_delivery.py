@@ -1,9 +1,11 @@
 """Delivery: every record reaches every sink it is meant for exactly once.
 
 Records wait in one process-wide outbox. The outbox is flushed when any usage context exits,
-when it holds ``flush_every`` records, on :func:`flush`, and at interpreter exit. A flush takes
-the pending records out under a lock, so concurrent flushes never deliver a record twice.
-A sink that raises is logged on the ``aiusage`` logger and never raises into the caller.
+when it holds ``flush_every`` records, on :func:`flush`, and at interpreter exit. The outbox
+is a ``deque``: appending and taking out (``popleft``) are atomic, so queuing a record takes
+no lock (it runs once per record) and concurrent flushes split the pending records between
+them, never delivering one twice. A sink that raises is logged on the ``aiusage`` logger and
+never raises into the caller.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from ._records import UsageRecord
@@ -27,8 +30,8 @@ class _Outbox:
     __slots__ = ("atexit_registered", "listeners", "lock", "pending")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.pending: list[tuple[UsageRecord, tuple[Sink, ...]]] = []
+        self.lock = threading.Lock()  # guards listeners and the at-exit registration
+        self.pending: deque[tuple[UsageRecord, tuple[Sink, ...]]] = deque()
         self.listeners: tuple[Listener, ...] = ()
         self.atexit_registered = False
 
@@ -57,14 +60,19 @@ def enqueue(record: UsageRecord, sinks: tuple[Sink, ...], flush_every: int) -> N
             logger.exception("aiusage: record listener %r failed", listener)
     if not sinks:
         return
+    pending = _outbox.pending
+    pending.append((record, sinks))
+    if not _outbox.atexit_registered:
+        _register_at_exit()
+    if len(pending) >= flush_every:
+        flush()
+
+
+def _register_at_exit() -> None:
     with _outbox.lock:
-        _outbox.pending.append((record, sinks))
-        size = len(_outbox.pending)
         if not _outbox.atexit_registered:
             _outbox.atexit_registered = True
             atexit.register(_at_exit)
-    if size >= flush_every:
-        flush()
 
 
 def has_pending() -> bool:
@@ -74,18 +82,26 @@ def has_pending() -> bool:
 
 def flush() -> None:
     """Deliver every pending record now. Never raises."""
-    if not _outbox.pending:
+    pending = _outbox.pending
+    if not pending:
         return
-    with _outbox.lock:
-        batch, _outbox.pending = _outbox.pending, []
+    # Take out what is there now (producers may keep appending meanwhile). The deque is never
+    # replaced: a producer holding it could otherwise append to one nobody flushes. The lock
+    # keeps each flush's batch contiguous, so a sink sees records in the order they were made.
+    take = pending.popleft
+    with _outbox.lock:  # only flushes take records out, so len(pending) cannot shrink here
+        batch = [take() for _ in range(len(pending))]
     by_sink: dict[int, tuple[Sink, list[UsageRecord]]] = {}
+    # Consecutive records usually share one sinks tuple (the configured sinks): look their
+    # lists up once per run of the same tuple, not once per record and sink.
+    run: tuple[Sink, ...] | None = None
+    lists: list[list[UsageRecord]] = []
     for record, sinks in batch:
-        for sink in sinks:
-            entry = by_sink.get(id(sink))
-            if entry is None:
-                by_sink[id(sink)] = (sink, [record])
-            else:
-                entry[1].append(record)
+        if sinks is not run:
+            run = sinks
+            lists = [by_sink.setdefault(id(sink), (sink, []))[1] for sink in sinks]
+        for records in lists:
+            records.append(record)
     for sink, records in by_sink.values():
         deliver(sink, records)
     from ._spool import has_spooled, retry_all_spools

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ._config import _holder as _settings
 from ._config import settings
 from ._context import UsageContext, _current, attribute
 from ._errors import ConfigurationError
@@ -16,14 +18,44 @@ from ._records import (
     ErrorInfo,
     UsageRecord,
     UsageStatus,
+    _ids,
     freeze_mapping,
     make_record,
-    new_record_id,
 )
 
 __all__ = ["emit", "record_usage"]
 
 logger = logging.getLogger("aiusage")
+
+_now = datetime.now
+_UTC = timezone.utc
+
+# Every field of a UsageRecord, in field order, at the value emit() leaves it when its
+# argument is at its default; emit() copies it for each record.
+_FIELDS: dict[str, Any] = {
+    "model": "",
+    "provider": "openai",
+    "api": "chat",
+    "input_tokens": 0,
+    "cached_input_tokens": 0,
+    "cache_write_tokens": 0,
+    "output_tokens": 0,
+    "reasoning_tokens": 0,
+    "input_audio_tokens": 0,
+    "output_audio_tokens": 0,
+    "cost_usd": None,
+    "metadata": None,
+    "context_path": (),
+    "error": None,
+    "latency_ms": None,
+    "usage_status": "reported",
+    "batch": False,
+    "service_tier": None,
+    "request_id": None,
+    "timestamp": None,
+    "record_id": "",
+}
+assert tuple(_FIELDS) == tuple(f.name for f in dataclasses.fields(UsageRecord))
 
 _TOKEN_FIELDS = (
     "input_tokens",
@@ -66,7 +98,9 @@ def emit(
     ``usage_status="missing"``) leaves ``cost_usd`` as given. ``batch=None`` takes the
     context's Batch flag. Used by the OpenAI integration; does not validate its input.
     """
-    config = settings()
+    # This function is the per-record hot path (a million records must go through in well
+    # under a minute): locals over attribute lookups, no helper calls it can do without.
+    config = _settings.current or settings()
     ctx = _current.get() if context is None else context
     is_batch = (ctx.batch if ctx is not None else False) if batch is None else batch
     if price and cost_usd is None and usage_status != "missing":
@@ -96,31 +130,40 @@ def emit(
         metadata = ctx.metadata
     else:
         metadata = freeze_mapping(config.environment_tags)
-    record = make_record(
-        {
-            "model": model,
-            "provider": provider,
-            "api": api,
-            "input_tokens": input_tokens,
-            "cached_input_tokens": cached_input_tokens,
-            "cache_write_tokens": cache_write_tokens,
-            "output_tokens": output_tokens,
-            "reasoning_tokens": reasoning_tokens,
-            "input_audio_tokens": input_audio_tokens,
-            "output_audio_tokens": output_audio_tokens,
-            "cost_usd": cost_usd,
-            "metadata": metadata,
-            "context_path": ctx.path if ctx is not None else (),
-            "error": error,
-            "latency_ms": latency_ms,
-            "usage_status": usage_status,
-            "batch": is_batch,
-            "service_tier": service_tier,
-            "request_id": request_id,
-            "timestamp": datetime.now(timezone.utc),
-            "record_id": new_record_id(),
-        }
-    )
+    # ``_path`` is the path a context caches on its first record; the property computes it.
+    path = () if ctx is None else (ctx._path or ctx.path)
+    # Copying a ready dict and setting what varies is three times faster than a 21-key
+    # literal; the fields that are usually at their defaults are set only when they are not.
+    fields = _FIELDS.copy()
+    fields["model"] = model
+    fields["provider"] = provider
+    fields["api"] = api
+    fields["input_tokens"] = input_tokens
+    fields["output_tokens"] = output_tokens
+    fields["cost_usd"] = cost_usd
+    fields["metadata"] = metadata
+    fields["context_path"] = path
+    fields["usage_status"] = usage_status
+    fields["batch"] = is_batch
+    fields["timestamp"] = _now(_UTC)
+    fields["record_id"] = _ids.next()  # what new_record_id() returns, without its frame
+    if cached_input_tokens:
+        fields["cached_input_tokens"] = cached_input_tokens
+    if reasoning_tokens:
+        fields["reasoning_tokens"] = reasoning_tokens
+    if cache_write_tokens or input_audio_tokens or output_audio_tokens:
+        fields["cache_write_tokens"] = cache_write_tokens
+        fields["input_audio_tokens"] = input_audio_tokens
+        fields["output_audio_tokens"] = output_audio_tokens
+    if error is not None:
+        fields["error"] = error
+    if latency_ms is not None:
+        fields["latency_ms"] = latency_ms
+    if service_tier is not None:
+        fields["service_tier"] = service_tier
+    if request_id is not None:
+        fields["request_id"] = request_id
+    record = make_record(fields)
     attribute(record, ctx, config)
     return record
 

@@ -3,18 +3,18 @@
 The SDK talks to ``httpx2.MockTransport`` (canned bodies, no network), so the figures are the
 SDK's own work plus ours. Two ways to run it from the repository root::
 
-    python -m pytest benchmarks/bench_openai.py -p no:cacheprovider   # pytest-benchmark tables
-    python benchmarks/bench_openai.py                                  # interleaved ratios
+    python -m pytest benchmarks/bench_openai.py -p no:cacheprovider   # with the whole suite
+    python benchmarks/bench_openai.py                                  # the ratios alone
 
-The script alternates raw and wrapped rounds and keeps the best of each, which filters out
-noise from other work on the machine, then prints:
+Both alternate raw and wrapped rounds and keep the best of each (``_measure.interleaved``),
+which filters out noise from other work on the machine. Figures:
 
-* the wrapped/raw time ratio of a non-streaming chat call (the goal: at most 1.05, target
-  1.02), and of a 200-chunk chat stream read to the end;
+* the wrapped/raw time ratio of a non-streaming chat call (target: at most 1.02; issue 3
+  accepts 1.05), and of a 200-chunk chat stream read to the end;
 * the time our tracking code takes per call, measured around a stub that returns a parsed
-  completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it), as
-  a share of the raw call: the most stable figure on a busy machine;
-* the overhead per chunk of the stream loop alone (the goal: at most 1 us), measured on
+  completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it): the
+  most stable figure on a busy machine;
+* the overhead per chunk of the stream loop alone (target: at most 1 us), measured on
   prebuilt chunks so that parsing does not drown it.
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from _measure import interleaved, paired
 from openai._models import FinalRequestOptions, construct_type
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -186,61 +187,104 @@ def stub_tracked() -> None:
 # -- pytest-benchmark ----------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_sinks() -> Iterator[None]:
-    with configure(sinks=[]), ai_usage_context("benchmark"):
-        yield
+def fresh_context() -> Callable[[], None]:
+    """Enter a new usage context for one round; return what leaves it (records kept by a
+    long-lived context would make later rounds pay for the garbage collector walking them)."""
+    context = ai_usage_context("round")
+    context.__enter__()
+    return lambda: context.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "wrapped"])
-def test_chat_call(benchmark: Any, wrapped: bool) -> None:
-    benchmark.group = "chat call over MockTransport"
-    with make_client(wrapped=wrapped) as client:
-        benchmark(chat_call(client))
+@pytest.fixture
+def clients() -> Iterator[tuple[openai.OpenAI, openai.OpenAI]]:
+    """A raw and a wrapped client over the mock transport."""
+    with make_client(wrapped=False) as raw, make_client(wrapped=True) as wrapped:
+        yield raw, wrapped
 
 
-@pytest.mark.parametrize("wrapped", [False, True], ids=["raw", "wrapped"])
-def test_chat_stream(benchmark: Any, wrapped: bool) -> None:
-    benchmark.group = f"chat stream of {STREAM_CHUNKS} chunks over MockTransport"
-    with make_client(wrapped=wrapped) as client:
-        benchmark(chat_stream(client))
+def test_chat_call(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> None:
+    benchmark.group = "OpenAI chat call over MockTransport"
+    raw, wrapped = chat_call(clients[0]), chat_call(clients[1])
+    leave = fresh_context()
+    try:
+        benchmark(wrapped)
+    finally:
+        leave()
+    leave = fresh_context()
+    try:
+        figures.compare(
+            "wrapped chat call",
+            raw,
+            wrapped,
+            baseline_name="raw SDK",
+            target=1.02,
+            paired_calls=2_000,
+        )
+    finally:
+        leave()
 
 
-@pytest.mark.parametrize("tracked", [False, True], ids=["raw", "tracked"])
-def test_tracking_alone(benchmark: Any, tracked: bool) -> None:
-    benchmark.group = "a stub request, with and without our tracking"
-    benchmark(stub_tracked if tracked else stub_raw)
+def test_chat_stream(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> None:
+    benchmark.group = f"OpenAI chat stream of {STREAM_CHUNKS} chunks over MockTransport"
+    raw, wrapped = chat_stream(clients[0]), chat_stream(clients[1])
+    leave = fresh_context()
+    try:
+        benchmark(wrapped)
+        figures.compare(
+            f"wrapped chat stream ({STREAM_CHUNKS} chunks)",
+            raw,
+            wrapped,
+            baseline_name="raw SDK",
+            paired_calls=100,
+        )
+    finally:
+        leave()
 
 
-@pytest.mark.parametrize("tracked", [False, True], ids=["raw", "tracked"])
-def test_stream_loop(benchmark: Any, tracked: bool) -> None:
+def test_stream_chunk_overhead(benchmark: Any, figures: Any) -> None:
     benchmark.group = f"stream loop over {STREAM_CHUNKS} prebuilt chunks"
-    benchmark(loop_tracked if tracked else loop_raw)
+    benchmark(loop_tracked)
+    pair = figures.compare(
+        "stream loop, prebuilt chunks",
+        loop_raw,
+        loop_tracked,
+        baseline_name="bare generator",
+        number=500,
+    )
+    figures.record(
+        "stream overhead per chunk",
+        pair.overhead / STREAM_CHUNKS * 1e9,
+        unit="ns",
+        goal="at most",
+        target=1_000,
+        detail=f"our stream loop over a bare generator, best of {pair.rounds} rounds",
+    )
 
 
-# -- interleaved ratios ----------------------------------------------------------------------
+def test_tracking_alone(benchmark: Any, figures: Any) -> None:
+    benchmark.group = "a stub request, with our tracking"
+    leave = fresh_context()
+    try:
+        benchmark(stub_tracked)
+    finally:
+        leave()
+    pair = figures.compare(
+        "tracking around a stub request",
+        stub_raw,
+        stub_tracked,
+        baseline_name="the stub alone",
+        number=2_000,
+        setup=fresh_context,
+    )
+    figures.record(
+        "tracking per chat call",
+        pair.overhead * 1e6,
+        unit="us",
+        detail="usage extraction, pricing, the record; no HTTP, no parsing",
+    )
 
 
-def _best(fn: Callable[[], object], number: int) -> float:
-    # A fresh context per round: records a long-lived context keeps would make later rounds
-    # pay for the garbage collector walking them, which is not the cost of a call.
-    with ai_usage_context("round"):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        return (time.perf_counter() - start) / number
-
-
-def compare(
-    raw: Callable[[], object], wrapped: Callable[[], object], *, rounds: int, number: int
-) -> tuple[float, float]:
-    """Best seconds per call of each, from alternating rounds."""
-    raw(), wrapped()  # warm up both
-    best_raw = best_wrapped = float("inf")
-    for _ in range(rounds):
-        best_raw = min(best_raw, _best(raw, number))
-        best_wrapped = min(best_wrapped, _best(wrapped, number))
-    return best_raw, best_wrapped
+# -- command line ----------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -248,35 +292,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
+    rounds = args.rounds
     with (
         configure(sinks=[]),
         make_client(wrapped=False) as raw_client,
         make_client(wrapped=True) as wrapped_client,
+        ai_usage_context("bench_openai"),
     ):
-        raw, wrapped = compare(
-            chat_call(raw_client), chat_call(wrapped_client), rounds=args.rounds, number=200
-        )
+        call = paired(chat_call(raw_client), chat_call(wrapped_client), calls=100 * rounds)
         print(
-            f"chat call:   raw {raw * 1e6:8.1f} us   wrapped {wrapped * 1e6:8.1f} us   "
-            f"ratio {wrapped / raw:.4f}   overhead {(wrapped - raw) * 1e6:+.1f} us"
+            f"chat call:   raw {call.baseline * 1e6:8.1f} us   wrapped {call.subject * 1e6:8.1f} us"
+            f"   ratio {call.ratio:.4f}   overhead {call.overhead * 1e6:+.1f} us (medians)"
         )
-        raw, wrapped = compare(
-            chat_stream(raw_client), chat_stream(wrapped_client), rounds=args.rounds, number=10
-        )
+        stream = paired(chat_stream(raw_client), chat_stream(wrapped_client), calls=5 * rounds)
         print(
-            f"chat stream: raw {raw * 1e3:8.2f} ms   wrapped {wrapped * 1e3:8.2f} ms   "
-            f"ratio {wrapped / raw:.4f}"
+            f"chat stream: raw {stream.baseline * 1e3:8.2f} ms   wrapped "
+            f"{stream.subject * 1e3:8.2f} ms   ratio {stream.ratio:.4f}"
         )
-        raw_call = compare(chat_call(raw_client), stub_raw, rounds=args.rounds, number=200)[0]
-    stub, tracked = compare(stub_raw, stub_tracked, rounds=args.rounds, number=2000)
+    stub = interleaved(stub_raw, stub_tracked, number=2000, rounds=rounds, setup=fresh_context)
     print(
-        f"tracking:    {(tracked - stub) * 1e6:.1f} us per call = "
-        f"{(tracked - stub) / raw_call:.2%} of the raw call"
+        f"tracking:    {stub.overhead * 1e6:.1f} us per call = "
+        f"{stub.overhead / call.baseline:.2%} of the raw call"
     )
-    raw, tracked = compare(loop_raw, loop_tracked, rounds=args.rounds, number=2000)
+    loop = interleaved(loop_raw, loop_tracked, number=500, rounds=rounds)
     print(
-        f"stream loop: {(tracked - raw) / STREAM_CHUNKS * 1e9:.0f} ns per chunk over a bare "
-        "generator"
+        f"stream loop: {loop.overhead / STREAM_CHUNKS * 1e9:.0f} ns per chunk over a bare generator"
     )
 
 

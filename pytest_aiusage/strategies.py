@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
 
 from aiusage_core import ConfigurationError, ErrorInfo, UsageRecord, UsageStatus
+from aiusage_core._pricing import preload_prices
 
 from ._trees import (
     CallSpec,
@@ -46,6 +47,10 @@ from ._trees import (
     expected_totals,
     run_tree,
 )
+
+# Tests drawn from these strategies record usage; load the price data before the first
+# example so its one-off cost does not count against hypothesis' deadline.
+preload_prices()
 
 __all__ = [
     "CHAT_MODELS",
@@ -286,8 +291,8 @@ def _call_specs(draw: DrawFn, models: SearchStrategy[str], max_tokens: int) -> C
 def context_trees(
     *,
     max_depth: int = 3,
-    max_children: int = 3,
-    max_calls: int = 3,
+    max_children: int = 2,
+    max_calls: int = 2,
     operation_types: Sequence[str] | SearchStrategy[str] | None = None,
     metadata: SearchStrategy[dict[str, Any]] | None = None,
     calls: SearchStrategy[CallSpec] | None = None,
@@ -304,7 +309,7 @@ def context_trees(
             for node in run.walk():
                 assert node.context.totals == expected_totals(node.tree)
 
-    ``metadata`` defaults to ``metadata(max_depth=1, max_size=3)`` and ``calls`` to
+    ``metadata`` defaults to ``metadata(max_depth=1, max_size=2)`` and ``calls`` to
     :func:`call_specs`.
     """
     _check_count("context_trees(max_depth=...)", max_depth, minimum=1)
@@ -314,7 +319,7 @@ def context_trees(
         "context_trees(operation_types=...)",
         OPERATION_TYPES if operation_types is None else operation_types,
     )
-    meta = _metadata(max_depth=1, max_size=3) if metadata is None else metadata
+    meta = _metadata(max_depth=1, max_size=2) if metadata is None else metadata
     call = call_specs() if calls is None else calls
     own_calls = st.lists(call, max_size=max_calls).map(tuple)
 
@@ -647,7 +652,7 @@ def usage_records(
         "usage_records(models=...)",
         (*CHAT_MODELS, *EMBEDDING_MODELS, *UNKNOWN_MODELS) if models is None else models,
     )
-    meta = _metadata(max_depth=1, max_size=3) if metadata is None else metadata
+    meta = _metadata(max_depth=1, max_size=2) if metadata is None else metadata
     return _usage_records(model, meta, max_tokens)
 
 

@@ -66,9 +66,7 @@ def test_code_blocks_run(
             pytest.fail(f"{page.name}, block at line {line}: {type(exc).__name__}: {exc}")
 
 
-@pytest.mark.parametrize(
-    "page", [p for p in PAGES if blocks(p, tests=True)], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, tests=True)], ids=lambda p: p.name)
 def test_test_module_blocks_pass_under_the_plugin(
     page: Path, server: FakeOpenAI, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
