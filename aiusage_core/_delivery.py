@@ -46,9 +46,13 @@ def add_listener(listener: Listener) -> None:
 
 
 def remove_listener(listener: Listener) -> None:
-    """Stop calling ``listener``."""
+    """Stop calling ``listener``.
+
+    Compared with ``==``, not ``is``: a bound method is a new object at every attribute
+    access, so ``remove_listener(self.on_record)`` must match the one added earlier.
+    """
     with _outbox.lock:
-        _outbox.listeners = tuple(x for x in _outbox.listeners if x is not listener)
+        _outbox.listeners = tuple(x for x in _outbox.listeners if x != listener)
 
 
 def enqueue(record: UsageRecord, sinks: tuple[Sink, ...], flush_every: int) -> None:

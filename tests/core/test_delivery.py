@@ -114,3 +114,23 @@ def test_records_outside_contexts_are_delivered_at_interpreter_exit(
     assert result.ret == 0
     lines = out.read_text().splitlines()
     assert [__import__("json").loads(line)["input_tokens"] for line in lines] == [11, 22]
+
+
+def test_a_bound_method_listener_can_be_removed() -> None:
+    from aiusage_core._delivery import add_listener, remove_listener
+
+    class Observer:
+        def __init__(self) -> None:
+            self.seen: list[UsageRecord] = []
+
+        def on_record(self, record: UsageRecord) -> None:
+            self.seen.append(record)
+
+    observer = Observer()
+    add_listener(observer.on_record)
+    try:
+        first = record_usage(model="gpt-4o-mini", input_tokens=1)
+    finally:
+        remove_listener(observer.on_record)  # a new bound-method object, equal to the first
+    record_usage(model="gpt-4o-mini", input_tokens=2)
+    assert observer.seen == [first]
