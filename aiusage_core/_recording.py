@@ -57,16 +57,6 @@ _FIELDS: dict[str, Any] = {
 }
 assert tuple(_FIELDS) == tuple(f.name for f in dataclasses.fields(UsageRecord))
 
-_TOKEN_FIELDS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-)
-
 
 def emit(
     *,
