@@ -13,10 +13,15 @@ from hypothesis import HealthCheck, settings
 
 from aiusage_core import configure, flush
 
-# Hypothesis profiles: "ci" (the default, fast) and "nightly" (thorough). Choose one with
-# hypothesis' own option: ``pytest --hypothesis-profile=nightly``.
+# Hypothesis profiles: "ci" (the default: fast and derandomized, so a CI run is repeatable)
+# and "nightly" (thorough, random). Choose one with hypothesis' own option:
+# ``pytest --hypothesis-profile=nightly``.
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("nightly", max_examples=2_000, deadline=None)
 settings.load_profile("ci")
