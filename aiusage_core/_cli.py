@@ -14,12 +14,13 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
-from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any
 
+from . import __version__
 from ._errors import AIUsageError
 from ._ledger import Ledger, LedgerReport
 from ._records import UsageTotals
+from ._sqlite import COLUMNS
 
 __all__ = ["main"]
 
@@ -63,56 +64,18 @@ examples:
 Run 'aiusage report --help' or 'aiusage export --help' for more.
 """
 
-_TOTAL_FIELDS = (
-    "calls",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_calls",
-    "errors",
-)
-
+# The report's columns are UsageTotals.to_dict()'s keys; the export's are the ledger's
+# columns with total_tokens after the token counts.
+_TOTAL_FIELDS = tuple(UsageTotals().to_dict())
 _EXPORT_CSV_FIELDS = (
-    "record_id",
-    "timestamp",
-    "day",
-    "model",
-    "provider",
-    "api",
-    "operation_type",
-    "context_path",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
+    *COLUMNS[: COLUMNS.index("cost_usd")],
     "total_tokens",
-    "cost_usd",
-    "metadata",
-    "error_type",
-    "error_message",
-    "latency_ms",
-    "usage_status",
-    "batch",
-    "service_tier",
-    "request_id",
+    *COLUMNS[COLUMNS.index("cost_usd") :],
 )
 
 
 class _UsageError(Exception):
     """A mistake in the command line, reported on one line."""
-
-
-def _version() -> str:
-    try:
-        return version("pytest-aiusage")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"
 
 
 def _moment(text: str, option: str, *, end: bool) -> datetime:
@@ -192,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"aiusage (pytest-aiusage) {_version()}"
+        "--version", action="version", version=f"aiusage (pytest-aiusage) {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -167,7 +167,8 @@ class OTelSink:
 
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
-        version = _package_version()
+        from . import __version__ as version
+
         self._tracer = trace.get_tracer(_SCOPE, version, tracer_provider=tracer_provider)
         meter = metrics.get_meter(_SCOPE, version, meter_provider=meter_provider)
         self._token_usage = meter.create_histogram(
@@ -245,12 +246,3 @@ class OTelSink:
 
     def __repr__(self) -> str:
         return "OTelSink()"
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pytest-aiusage")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"

@@ -7,17 +7,12 @@ ends with a cost report. This module is the public API; underscored modules are 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from aiusage_core import __version__
 
 from ._budget import Budget
 from ._fixture import AIUsage
 from ._matchers import openai_vcr_config
 from ._results import NodeUsage, SessionUsage
-
-try:
-    __version__ = version("pytest-aiusage")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "AIUsage",
