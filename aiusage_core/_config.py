@@ -13,6 +13,7 @@ from typing import Any
 from ._errors import ConfigurationError
 from ._metadata import environment_tags, validate_metadata
 from ._pricing import CustomPrice, Pricer, PriceResolver
+from ._records import freeze_mapping
 from ._sinks import Sink
 
 __all__ = ["Settings", "configure", "settings"]
@@ -41,6 +42,10 @@ class Settings:
     """Seconds a sink may take to write one batch before its records are spooled."""
     spool_dir: str | None = None
     """Where records of failing sinks wait for a retry (default: a per-user temp folder)."""
+
+    def __post_init__(self) -> None:
+        # Records outside any context share this one frozen mapping as their metadata.
+        object.__setattr__(self, "environment_tags", freeze_mapping(self.environment_tags))
 
 
 _lock = threading.Lock()
@@ -87,6 +92,9 @@ class _Restore:
 
     def restore(self) -> None:
         """Put back the settings in force before the :func:`configure` call."""
+        from ._delivery import settle
+
+        settle()  # calls that ended before now are made under the settings they ended under
         with _lock:
             _holder.current = self.previous
 

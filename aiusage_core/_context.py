@@ -9,7 +9,7 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._delivery import _outbox, enqueue, flush
+from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
 from ._metadata import merge_metadata, validate_metadata
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
@@ -135,7 +135,7 @@ class UsageContext:
         self._state = _CLOSED
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
-        if _outbox.pending:
+        if _later or _outbox.pending:
             flush()
 
     def __enter__(self) -> UsageContext:
@@ -173,7 +173,7 @@ class UsageContext:
         self._state = _CLOSED
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
-        if _outbox.pending:
+        if _later or _outbox.pending:
             flush()
 
     async def __aenter__(self) -> UsageContext:
@@ -245,6 +245,8 @@ class UsageContext:
     def add_metadata(self, **metadata: Any) -> None:
         """Add (or replace) metadata on this context; later records carry it."""
         checked = validate_metadata(metadata, f"context {self.operation_type!r}.add_metadata")
+        if _later:
+            settle()  # calls that ended before now carry the metadata as it was
         with _record_lock:
             self._own = merge_metadata(self._own, checked)
         invalidate_metadata_caches()
@@ -255,17 +257,23 @@ class UsageContext:
 
         At most ``max_records_per_context`` are kept; see :attr:`records_dropped`.
         """
+        if _later:
+            settle()
         with _record_lock:
             return list(self._records) if self._records is not None else []
 
     @property
     def records_dropped(self) -> int:
         """Records counted in :attr:`totals` but not kept in :attr:`records` (over the cap)."""
+        if _later:
+            settle()
         return self._records_dropped
 
     @property
     def totals(self) -> UsageTotals:
         """Sums over every record of this context and its descendants."""
+        if _later:
+            settle()
         with _record_lock:
             return self._acc.snapshot() if self._acc is not None else _NO_USAGE
 

@@ -12,12 +12,13 @@ from typing import Any
 from ._config import _holder as _settings
 from ._config import settings
 from ._context import UsageContext, _current, attribute
+from ._delivery import _later, settle
 from ._errors import ConfigurationError
 from ._metadata import merge_metadata, validate_metadata
 from ._records import (
     ErrorInfo,
+    Usage,
     UsageRecord,
-    UsageStatus,
     _ids,
     freeze_mapping,
     make_record,
@@ -28,6 +29,7 @@ __all__ = ["emit", "record_usage"]
 logger = logging.getLogger("aiusage")
 
 _now = datetime.now
+_from_timestamp = datetime.fromtimestamp
 _UTC = timezone.utc
 
 # Every field of a UsageRecord, in field order, at the value emit() leaves it when its
@@ -59,54 +61,51 @@ assert tuple(_FIELDS) == tuple(f.name for f in dataclasses.fields(UsageRecord))
 
 
 def emit(
-    *,
+    usage: Usage,
     model: str,
-    provider: str = "openai",
-    api: str = "chat",
-    input_tokens: int = 0,
-    cached_input_tokens: int = 0,
-    cache_write_tokens: int = 0,
-    output_tokens: int = 0,
-    reasoning_tokens: int = 0,
-    input_audio_tokens: int = 0,
-    output_audio_tokens: int = 0,
-    usage_status: UsageStatus = "reported",
-    cost_usd: Decimal | None = None,
-    price: bool = True,
-    error: ErrorInfo | None = None,
+    provider: str,
+    api: str,
+    context: UsageContext | None,
+    ended: float | None = None,
     latency_ms: float | None = None,
     service_tier: str | None = None,
     request_id: str | None = None,
-    batch: bool | None = None,
+    error: ErrorInfo | None = None,
     client_metadata: Mapping[str, Any] | None = None,
     call_metadata: Mapping[str, Any] | None = None,
-    context: UsageContext | None = None,
+    cost_usd: Decimal | None = None,
+    batch: bool | None = None,
 ) -> UsageRecord:
-    """Make, price, attribute and queue one record. Counts must already be validated.
+    """Make, price, attribute and queue one record of ``usage`` in ``context`` (``None``:
+    outside any context). Counts must already be validated; nothing here validates.
 
-    ``context`` defaults to the current one. ``price=False`` (or a failed call, or
-    ``usage_status="missing"``) leaves ``cost_usd`` as given. ``batch=None`` takes the
-    context's Batch flag. Used by the OpenAI integration; does not validate its input.
+    ``ended`` is the ``time.time()`` the call ended at (the record's timestamp; default
+    now); ``cost_usd=None`` prices the record unless its usage is ``missing`` (which stays
+    unpriced); ``batch=None`` takes the context's Batch flag.
+
+    Positional parameters, in the order the callers hold them: this is the per-record hot
+    path of :func:`record_usage` (a million records must go through in well under a
+    minute) and of the OpenAI integration's settling, so it avoids keyword binding, helper
+    calls and attribute lookups it can do without.
     """
-    # This function is the per-record hot path (a million records must go through in well
-    # under a minute): locals over attribute lookups, no helper calls it can do without.
     config = _settings.current or settings()
-    ctx = _current.get() if context is None else context
+    ctx = context
     is_batch = (ctx.batch if ctx is not None else False) if batch is None else batch
-    if price and cost_usd is None and usage_status != "missing":
+    status, inputs, cached, cache_write, outputs, reasoning, input_audio, output_audio = usage
+    if cost_usd is None and status != "missing":
         cost_usd = config.pricer.price_counts(
             model,
             provider,
             api,
             service_tier,
             is_batch,
-            input_tokens,
-            cached_input_tokens,
-            cache_write_tokens,
-            output_tokens,
-            reasoning_tokens,
-            input_audio_tokens,
-            output_audio_tokens,
+            inputs,
+            cached,
+            cache_write,
+            outputs,
+            reasoning,
+            input_audio,
+            output_audio,
         )
     if client_metadata or call_metadata:
         base: Mapping[str, Any] = config.environment_tags
@@ -119,32 +118,32 @@ def emit(
     elif ctx is not None:
         metadata = ctx.metadata
     else:
-        metadata = freeze_mapping(config.environment_tags)
-    # ``_path`` is the path a context caches on its first record; the property computes it.
-    path = () if ctx is None else (ctx._path or ctx.path)
+        metadata = config.environment_tags  # frozen by Settings
     # Copying a ready dict and setting what varies is three times faster than a 21-key
     # literal; the fields that are usually at their defaults are set only when they are not.
     fields = _FIELDS.copy()
     fields["model"] = model
     fields["provider"] = provider
     fields["api"] = api
-    fields["input_tokens"] = input_tokens
-    fields["output_tokens"] = output_tokens
+    fields["input_tokens"] = inputs
+    fields["output_tokens"] = outputs
     fields["cost_usd"] = cost_usd
     fields["metadata"] = metadata
-    fields["context_path"] = path
-    fields["usage_status"] = usage_status
+    if ctx is not None:
+        # ``_path`` is the path a context caches on its first record; the property computes it.
+        fields["context_path"] = ctx._path or ctx.path
+    fields["usage_status"] = status
     fields["batch"] = is_batch
-    fields["timestamp"] = _now(_UTC)
+    fields["timestamp"] = _now(_UTC) if ended is None else _from_timestamp(ended, _UTC)
     fields["record_id"] = _ids.next()  # what new_record_id() returns, without its frame
-    if cached_input_tokens:
-        fields["cached_input_tokens"] = cached_input_tokens
-    if reasoning_tokens:
-        fields["reasoning_tokens"] = reasoning_tokens
-    if cache_write_tokens or input_audio_tokens or output_audio_tokens:
-        fields["cache_write_tokens"] = cache_write_tokens
-        fields["input_audio_tokens"] = input_audio_tokens
-        fields["output_audio_tokens"] = output_audio_tokens
+    if cached:
+        fields["cached_input_tokens"] = cached
+    if reasoning:
+        fields["reasoning_tokens"] = reasoning
+    if cache_write or input_audio or output_audio:
+        fields["cache_write_tokens"] = cache_write
+        fields["input_audio_tokens"] = input_audio
+        fields["output_audio_tokens"] = output_audio
     if error is not None:
         fields["error"] = error
     if latency_ms is not None:
@@ -278,16 +277,15 @@ def record_usage(
             value=reasoning_tokens,
         )
     call_metadata = validate_metadata(metadata, "record_usage(metadata=...)") if metadata else None
+    if _later:
+        settle()  # calls that ended before this record come before it
     return emit(
-        model=model,
-        provider=provider,
-        api=api,
-        usage_status="manual",
-        cost_usd=None if cost_usd is None else _cost(cost_usd),
+        Usage("manual", input_tokens, cached_input_tokens, 0, output_tokens, reasoning_tokens),
+        model,
+        provider,
+        api,
+        _current.get(),
         error=None if error is None else ErrorInfo.coerce(error),
         call_metadata=call_metadata,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        reasoning_tokens=reasoning_tokens,
+        cost_usd=None if cost_usd is None else _cost(cost_usd),
     )

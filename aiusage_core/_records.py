@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Context, Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["ErrorInfo", "UsageRecord", "UsageStatus", "UsageTotals"]
 
@@ -24,6 +24,32 @@ record has zero tokens and ``cost_usd=None``, never a made-up zero cost); ``manu
 """
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Usage(NamedTuple):
+    """The validated token counts of one call, as a record gets them (OpenAI conventions:
+    totals include their details)."""
+
+    status: UsageStatus
+    """How the counts were obtained (see :data:`UsageStatus`)."""
+    input_tokens: int = 0
+    """Prompt/input tokens, including cached and cache-write ones."""
+    cached_input_tokens: int = 0
+    """Input tokens read from the prompt cache."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the prompt cache."""
+    output_tokens: int = 0
+    """Completion/output tokens, including reasoning ones."""
+    reasoning_tokens: int = 0
+    """Output tokens spent on reasoning."""
+    input_audio_tokens: int = 0
+    """Input tokens that were audio."""
+    output_audio_tokens: int = 0
+    """Output tokens that were audio."""
+
+
+MISSING = Usage("missing")
+"""The usage of a call that reported none (or only unusable counts): zero tokens, no cost."""
 
 
 class _RecordIds:

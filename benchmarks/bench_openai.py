@@ -150,15 +150,7 @@ def loop_raw() -> None:
 
 def loop_tracked() -> None:
     """The prebuilt chunks through a bare generator and our stream loop."""
-    call = PendingCall(
-        api="chat",
-        provider="openai",
-        request_model="gpt-4o-mini",
-        client_metadata=None,
-        call_metadata=None,
-        context=None,
-        started=time.perf_counter(),
-    )
+    call = PendingCall("chat", "openai", "gpt-4o-mini", None, None, None, time.perf_counter())
     call._open.pop()  # measure the loop, not the record made at its end
     for _ in _chat_chunks(_plain_loop(_PREBUILT), call):
         pass

@@ -19,11 +19,11 @@ from openai._models import FinalRequestOptions
 from openai._response import BaseAPIResponse
 from openai.lib.azure import AsyncAzureOpenAI
 
-from .._context import current_context
+from .._context import _current
 from .._errors import MetadataError
 from ._extract import Api
 from ._options import TrackingOptions
-from ._pending import PendingCall, drain_deferred, has_deferred
+from ._pending import PendingCall
 from ._request import caller_metadata, edit_request
 from ._stream import instrument_stream, track_raw_response
 
@@ -45,25 +45,25 @@ def _start(
     client: object, tracking: TrackingOptions, api: Api, options: FinalRequestOptions
 ) -> tuple[PendingCall, FinalRequestOptions]:
     """Everything known before sending; may raise MetadataError (caller misuse)."""
-    if has_deferred():
-        drain_deferred()
-    context = current_context()
+    context = _current.get()
     body = options.json_data
-    model = body.get("model") if isinstance(body, dict) else None
-    own = caller_metadata(body)
+    model = own = None
+    if type(body) is dict:
+        model = body.get("model")
+        if "metadata" in body:
+            own = caller_metadata(body)
     hide_usage_chunk = False
     if tracking.stream_usage or tracking.send_metadata:
         options, hide_usage_chunk = edit_request(options, api, tracking, context, own)
-    provider = tracking.provider or ("azure" if isinstance(client, _AZURE) else "openai")
     call = PendingCall(
-        api=api,
-        provider=provider,
-        request_model=model if isinstance(model, str) and model else "unknown",
-        client_metadata=tracking.metadata or None,
-        call_metadata=own,
-        context=context,
-        started=time.perf_counter(),
-        hide_usage_chunk=hide_usage_chunk,
+        api,
+        tracking.provider or ("azure" if isinstance(client, _AZURE) else "openai"),
+        model if isinstance(model, str) and model else "unknown",
+        tracking.metadata or None,
+        own,
+        context,
+        time.perf_counter(),
+        hide_usage_chunk,
     )
     return call, options
 

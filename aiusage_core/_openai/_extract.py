@@ -22,6 +22,8 @@ from typing import Literal, NamedTuple
 
 import pydantic
 
+from .._records import MISSING, Usage
+
 __all__ = [
     "MISSING",
     "Extracted",
@@ -34,31 +36,6 @@ __all__ = [
 logger = logging.getLogger("aiusage")
 
 Api = Literal["chat", "embeddings", "responses"]
-
-
-class Usage(NamedTuple):
-    """Validated token counts of one call (OpenAI conventions: totals include details)."""
-
-    status: Literal["reported", "missing"]
-    """``reported`` when the core counts were present and valid, else ``missing``."""
-    input_tokens: int = 0
-    """Prompt/input tokens, including cached and cache-write ones."""
-    cached_input_tokens: int = 0
-    """Input tokens read from the prompt cache."""
-    cache_write_tokens: int = 0
-    """Input tokens written to the prompt cache."""
-    output_tokens: int = 0
-    """Completion/output tokens, including reasoning ones."""
-    reasoning_tokens: int = 0
-    """Output tokens spent on reasoning."""
-    input_audio_tokens: int = 0
-    """Input tokens that were audio."""
-    output_audio_tokens: int = 0
-    """Output tokens that were audio."""
-
-
-MISSING = Usage("missing")
-"""The usage of a response that reported none (or only unusable counts)."""
 
 
 class Extracted(NamedTuple):

@@ -384,10 +384,11 @@ def test_the_async_stream_helpers_record_their_usage(
     assert [r.cost_usd for r in usage.records] == [GPT4O_MINI_COST, GPT4O_MINI_COST]
 
 
-def test_a_stream_collected_while_recording_is_busy_waits_instead_of_deadlocking(
+def test_a_stream_collected_while_recording_is_busy_is_queued_instead_of_deadlocking(
     client: openai.OpenAI, usage: UsageContext
 ) -> None:
     from aiusage_core._context import _record_lock
+    from aiusage_core._delivery import _later
 
     stream = chat_stream(client)
     del stream
@@ -395,9 +396,15 @@ def test_a_stream_collected_while_recording_is_busy_waits_instead_of_deadlocking
     # the record there would take a lock this thread already holds.
     with _record_lock:
         gc.collect()
-    assert usage.records == []
-    client.embeddings.create(model="text-embedding-3-small", input="Hi")  # the next call
+        queued = len(_later)
+    assert queued == 1
+    # Reading the context makes it: the abandoned stream is counted, usage unknown.
+    assert [(r.api, r.usage_status, r.cost_usd) for r in usage.records] == [
+        ("chat", "missing", None)
+    ]
+    client.embeddings.create(model="text-embedding-3-small", input="Hi")
     assert [(r.api, r.usage_status) for r in usage.records] == [
         ("chat", "missing"),
         ("embeddings", "reported"),
     ]
+    assert not _later

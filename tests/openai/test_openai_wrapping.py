@@ -235,7 +235,7 @@ def test_a_failure_inside_tracking_is_logged_and_never_reaches_the_caller(
 ) -> None:
     import aiusage_core._openai._pending as pending
 
-    def broken(**kwargs: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("sink on fire")
 
     monkeypatch.setattr(pending, "emit", broken)
