@@ -39,6 +39,8 @@ ENDPOINTS: Mapping[str, Api] = {
 """The tracked endpoints (POST only) and the API each one is."""
 
 _AZURE = (AzureOpenAI, AsyncAzureOpenAI)
+_STREAMS = (Stream, AsyncStream)
+_RAW_RESPONSES = (LegacyAPIResponse, BaseAPIResponse)
 
 
 def _start(
@@ -71,9 +73,11 @@ def _start(
 def _handle(result: object, call: PendingCall, kwargs: Mapping[str, Any], is_async: bool) -> None:
     """Track ``result`` in place; never raises."""
     try:
-        if isinstance(result, Stream | AsyncStream):
+        if isinstance(result, _STREAMS):
+            call.ends_later()
             instrument_stream(result, call)
-        elif isinstance(result, LegacyAPIResponse | BaseAPIResponse):
+        elif isinstance(result, _RAW_RESPONSES):
+            call.ends_later()
             sse = bool(kwargs.get("stream"))
             track_raw_response(result, call, sse=sse, is_async=is_async)
         else:
@@ -83,6 +87,7 @@ def _handle(result: object, call: PendingCall, kwargs: Mapping[str, Any], is_asy
             call.finish()
     except Exception:
         logger.exception("aiusage: tracking an OpenAI %s call failed", call.api)
+        call.finish()  # counted with what is known, rather than lost
 
 
 def call_sync(

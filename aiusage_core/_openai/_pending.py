@@ -57,7 +57,6 @@ class PendingCall:
     """What is known about one call until its record is made (exactly once)."""
 
     __slots__ = (
-        "__weakref__",
         "_open",
         "api",
         "call_metadata",
@@ -163,6 +162,19 @@ class PendingCall:
         ):
             return
         self.finish()
+
+    def ends_later(self) -> None:
+        """The call outlives its request (a stream, a raw response read later): from now on
+        it is also recorded when garbage-collected before anything else ended it."""
+        self.__class__ = _UnfinishedCall
+
+
+class _UnfinishedCall(PendingCall):
+    """A :class:`PendingCall` with a finalizer. Only calls that outlive their request get
+    one: a finalizer runs a Python frame at every deallocation, and most calls end at once.
+    """
+
+    __slots__ = ()
 
     def __del__(self) -> None:
         # A stream dropped before it ended. Must never raise (it may run at interpreter exit).
