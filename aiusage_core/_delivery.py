@@ -36,6 +36,7 @@ __all__ = [
     "deliver",
     "enqueue",
     "flush",
+    "register_at_exit",
     "remove_listener",
     "settle",
 ]
@@ -71,7 +72,7 @@ def defer(make: Callable[[], object]) -> None:
     """Queue ``make`` (it makes one record when called). Lock-free: safe in a finalizer."""
     _later.append(make)
     if not _outbox.atexit_registered:
-        _register_at_exit()
+        register_at_exit()
 
 
 def settle() -> None:
@@ -119,12 +120,12 @@ def enqueue(record: UsageRecord, sinks: tuple[Sink, ...], flush_every: int) -> N
     pending = _outbox.pending
     pending.append((record, sinks))
     if not _outbox.atexit_registered:
-        _register_at_exit()
+        register_at_exit()
     if len(pending) >= flush_every:
         flush()
 
 
-def _register_at_exit() -> None:
+def register_at_exit() -> None:
     with _outbox.lock:
         if not _outbox.atexit_registered:
             _outbox.atexit_registered = True

@@ -23,7 +23,7 @@ from .._context import _current
 from .._errors import MetadataError
 from ._extract import Api
 from ._options import TrackingOptions
-from ._pending import PendingCall
+from ._pending import PendingCall, Started, UnfinishedCall, record_response
 from ._request import caller_metadata, edit_request
 from ._stream import instrument_stream, track_raw_response
 
@@ -41,11 +41,12 @@ ENDPOINTS: Mapping[str, Api] = {
 _AZURE = (AzureOpenAI, AsyncAzureOpenAI)
 _STREAMS = (Stream, AsyncStream)
 _RAW_RESPONSES = (LegacyAPIResponse, BaseAPIResponse)
+_ENDS_LATER = (*_STREAMS, *_RAW_RESPONSES)
 
 
 def _start(
     client: object, tracking: TrackingOptions, api: Api, options: FinalRequestOptions
-) -> tuple[PendingCall, FinalRequestOptions]:
+) -> tuple[Started, FinalRequestOptions]:
     """Everything known before sending; may raise MetadataError (caller misuse)."""
     context = _current.get()
     body = options.json_data
@@ -57,7 +58,7 @@ def _start(
     hide_usage_chunk = False
     if tracking.stream_usage or tracking.send_metadata:
         options, hide_usage_chunk = edit_request(options, api, tracking, context, own)
-    call = PendingCall(
+    started: Started = (
         api,
         tracking.provider or ("azure" if isinstance(client, _AZURE) else "openai"),
         model if isinstance(model, str) and model else "unknown",
@@ -67,24 +68,20 @@ def _start(
         time.perf_counter(),
         hide_usage_chunk,
     )
-    return call, options
+    return started, options
 
 
-def _handle(result: object, call: PendingCall, kwargs: Mapping[str, Any], is_async: bool) -> None:
-    """Track ``result`` in place; never raises."""
+def _track_later(
+    result: object, started: Started, kwargs: Mapping[str, Any], is_async: bool
+) -> None:
+    """Track a stream, or a raw response whose body is read later, in place; never raises."""
+    call = UnfinishedCall(*started)
     try:
         if isinstance(result, _STREAMS):
-            call.ends_later()
             instrument_stream(result, call)
         elif isinstance(result, _RAW_RESPONSES):
-            call.ends_later()
             sse = bool(kwargs.get("stream"))
             track_raw_response(result, call, sse=sse, is_async=is_async)
-        else:
-            call.final = result
-            request_id = getattr(result, "_request_id", None)
-            call.request_id = request_id if isinstance(request_id, str) else None
-            call.finish()
     except Exception:
         logger.exception("aiusage: tracking an OpenAI %s call failed", call.api)
         call.finish()  # counted with what is known, rather than lost
@@ -104,7 +101,7 @@ def call_sync(
     if api is None:
         return send(cast_to, options, *args, **kwargs)
     try:
-        call, options = _start(client, tracking, api, options)
+        started, options = _start(client, tracking, api, options)
     except MetadataError:
         raise  # send_metadata=True with metadata OpenAI would reject: the caller's to fix
     except Exception:
@@ -113,9 +110,12 @@ def call_sync(
     try:
         result = send(cast_to, options, *args, **kwargs)
     except BaseException as exc:
-        call.finish(exc)
+        PendingCall(*started).finish(exc)
         raise
-    _handle(result, call, kwargs, False)
+    if isinstance(result, _ENDS_LATER):
+        _track_later(result, started, kwargs, False)
+    else:
+        record_response(started, result)  # the common case: a parsed response
     return result
 
 
@@ -133,7 +133,7 @@ async def call_async(
     if api is None:
         return await send(cast_to, options, *args, **kwargs)
     try:
-        call, options = _start(client, tracking, api, options)
+        started, options = _start(client, tracking, api, options)
     except MetadataError:
         raise  # send_metadata=True with metadata OpenAI would reject: the caller's to fix
     except Exception:
@@ -142,7 +142,10 @@ async def call_async(
     try:
         result = await send(cast_to, options, *args, **kwargs)
     except BaseException as exc:
-        call.finish(exc)
+        PendingCall(*started).finish(exc)
         raise
-    _handle(result, call, kwargs, True)
+    if isinstance(result, _ENDS_LATER):
+        _track_later(result, started, kwargs, True)
+    else:
+        record_response(started, result)  # the common case: a parsed response
     return result

@@ -23,12 +23,12 @@ from typing import Any
 from openai import APIStatusError
 
 from .._context import UsageContext
-from .._delivery import SETTLE_EVERY, _later, _outbox, defer, settle
+from .._delivery import SETTLE_EVERY, _later, _outbox, defer, register_at_exit, settle
 from .._recording import emit
 from .._records import MISSING, ErrorInfo, Usage
 from ._extract import Api, extract
 
-__all__ = ["PendingCall"]
+__all__ = ["PendingCall", "Started", "UnfinishedCall", "record_response"]
 
 logger = logging.getLogger("aiusage")
 
@@ -36,6 +36,59 @@ _NO_TOKENS = Usage("reported")
 _partial = functools.partial
 _time = time.time
 _perf_counter = time.perf_counter
+
+
+Started = tuple[
+    Api,
+    str,
+    str,
+    Mapping[str, Any] | None,
+    Mapping[str, Any] | None,
+    UsageContext | None,
+    float,
+    bool,
+]
+"""What is known when a request is sent: the first eight arguments of :class:`PendingCall`
+(API, provider, requested model, client metadata, call metadata, context, start time, hide
+the usage chunk)."""
+
+
+def record_response(started: Started, response: object) -> None:
+    """Record a call from its parsed response, the common case, without a
+    :class:`PendingCall` (this runs cache-cold after the SDK's work: every frame counts).
+
+    Equivalent to ``call = PendingCall(*started); call.final = response; call.request_id =
+    <the response's request id>; call.finish()``. Never raises.
+    """
+    api = started[0]
+    try:
+        usage, model, service_tier, failure = extract(api, response)
+        request_id = getattr(response, "_request_id", None)
+        _later.append(
+            _partial(
+                _record,
+                (
+                    usage,
+                    model or started[2],
+                    started[1],
+                    api,
+                    started[5],
+                    _time(),
+                    (_perf_counter() - started[6]) * 1000.0,
+                    service_tier,
+                    request_id if isinstance(request_id, str) else None,
+                    None if failure is None else ErrorInfo("ResponseFailed", failure),
+                    started[3],
+                    started[4],
+                ),
+            )
+        )
+        if not _outbox.atexit_registered:
+            register_at_exit()
+        if len(_later) >= SETTLE_EVERY or _outbox.listeners:
+            settle()
+    except Exception:
+        logger.exception("aiusage: recording an OpenAI %s call failed", api)
 
 
 def _record(args: tuple[Any, ...]) -> None:
@@ -163,16 +216,11 @@ class PendingCall:
             return
         self.finish()
 
-    def ends_later(self) -> None:
-        """The call outlives its request (a stream, a raw response read later): from now on
-        it is also recorded when garbage-collected before anything else ended it."""
-        self.__class__ = _UnfinishedCall
 
-
-class _UnfinishedCall(PendingCall):
-    """A :class:`PendingCall` with a finalizer. Only calls that outlive their request get
-    one: a finalizer runs a Python frame at every deallocation, and most calls end at once.
-    """
+class UnfinishedCall(PendingCall):
+    """A call that outlives its request (a stream, a raw response read later): also recorded
+    when garbage-collected before anything else ended it. Other calls end at once and need
+    no finalizer (which would run a Python frame at every deallocation)."""
 
     __slots__ = ()
 

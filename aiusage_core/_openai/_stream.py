@@ -5,7 +5,7 @@ we put a thin generator around the SDK's iterator there, which notes the usage c
 or the final ``response.*`` event (Responses) and records when the stream ends or fails.
 Closing is seen on the HTTP response, which every way of closing reaches (``Stream.close``,
 the ``.stream()`` helpers, ``with_streaming_response`` exits). A stream that is dropped
-unfinished is recorded when its :class:`PendingCall` is garbage-collected.
+unfinished is recorded when its :class:`._pending.UnfinishedCall` is garbage-collected.
 
 Raw responses (``with_raw_response``, ``with_streaming_response``) get their ``parse`` (and,
 for unread bodies, ``read`` and ``close``) hooked on the instance, so the record follows
