@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -90,6 +91,17 @@ def settle() -> None:
                 make()
             except Exception:
                 logger.exception("aiusage: making a deferred usage record failed")
+
+
+def _reset_after_fork() -> None:
+    global _settle_lock
+    _settle_lock = threading.RLock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    # Calls that ended before a fork are counted before it, as if made at once: otherwise
+    # both processes would make (and deliver) their records.
+    os.register_at_fork(before=settle, after_in_child=_reset_after_fork)
 
 
 def add_listener(listener: Listener) -> None:

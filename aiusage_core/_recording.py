@@ -30,6 +30,7 @@ logger = logging.getLogger("aiusage")
 
 _now = datetime.now
 _from_timestamp = datetime.fromtimestamp
+_new_tuple = tuple.__new__
 _UTC = timezone.utc
 
 # Every field of a UsageRecord, in field order, at the value emit() leaves it when its
@@ -280,7 +281,10 @@ def record_usage(
     if _later:
         settle()  # calls that ended before this record come before it
     return emit(
-        Usage("manual", input_tokens, cached_input_tokens, 0, output_tokens, reasoning_tokens),
+        _new_tuple(  # Usage(...) without the Python frame of a NamedTuple's __new__
+            Usage,
+            ("manual", input_tokens, cached_input_tokens, 0, output_tokens, reasoning_tokens, 0, 0),
+        ),
         model,
         provider,
         api,

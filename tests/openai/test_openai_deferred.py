@@ -9,6 +9,7 @@ timestamp of that moment, and nothing is lost at interpreter exit.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -205,3 +206,18 @@ def test_calls_outside_contexts_reach_the_sinks_at_interpreter_exit(
     assert result.ret == 0, result.stderr.str()
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["api"], Decimal(r["cost_usd"])) for r in rows] == [("chat", GPT4O_MINI_COST)] * 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_calls_that_ended_before_a_fork_are_counted_before_it(
+    chat: Chat, client: openai.OpenAI, usage: UsageContext
+) -> None:
+    chat(client)
+    assert len(_later) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: the call is counted already, and nothing is left to make
+        os._exit(0 if not _later and usage.totals.calls == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not _later
+    assert usage.totals.calls == 1
