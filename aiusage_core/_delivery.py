@@ -48,13 +48,14 @@ Listener = Callable[[UsageRecord], None]
 
 
 class _Outbox:
-    __slots__ = ("atexit_registered", "listeners", "lock", "pending")
+    __slots__ = ("atexit_registered", "exited", "listeners", "lock", "pending")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()  # guards listeners and the at-exit registration
+        self.lock = threading.Lock()  # guards listeners and keeps flushed batches whole
         self.pending: deque[tuple[UsageRecord, tuple[Sink, ...]]] = deque()
         self.listeners: tuple[Listener, ...] = ()
         self.atexit_registered = False
+        self.exited = False
 
 
 _outbox = _Outbox()
@@ -138,10 +139,14 @@ def enqueue(record: UsageRecord, sinks: tuple[Sink, ...], flush_every: int) -> N
 
 
 def register_at_exit() -> None:
-    with _outbox.lock:
-        if not _outbox.atexit_registered:
-            _outbox.atexit_registered = True
-            atexit.register(_at_exit)
+    """Make the deferred records and deliver the pending ones at interpreter exit.
+
+    Takes no lock, so that a finalizer may call it whatever this thread holds: two threads
+    racing here may both register the exit hook, whose second run then does nothing.
+    """
+    if not _outbox.atexit_registered:
+        _outbox.atexit_registered = True
+        atexit.register(_at_exit)
 
 
 def has_pending() -> bool:
@@ -189,6 +194,9 @@ def deliver(sink: Sink, records: Sequence[UsageRecord]) -> None:
 
 
 def _at_exit() -> None:
+    if _outbox.exited:
+        return
+    _outbox.exited = True
     flush()
     from ._config import settings
     from ._spool import retry_all_spools

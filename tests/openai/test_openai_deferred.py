@@ -221,3 +221,32 @@ def test_calls_that_ended_before_a_fork_are_counted_before_it(
     assert os.waitstatus_to_exitcode(status) == 0
     assert not _later
     assert usage.totals.calls == 1
+
+
+def test_the_first_record_of_a_process_may_come_from_a_finalizer_holding_any_lock(
+    pytester: pytest.Pytester, server: FakeOpenAI
+) -> None:
+    # The exit hook is registered with the first record; a finalizer may run while this
+    # thread holds the outbox lock, so registering must not take it.
+    script = pytester.makepyfile(
+        finalizer="""
+        import gc, sys
+        import openai
+        from aiusage_core import ai_usage_context, wrap_openai
+        from aiusage_core._delivery import _outbox
+
+        client = wrap_openai(openai.OpenAI(api_key="sk-test", base_url=sys.argv[1], max_retries=0))
+        with ai_usage_context("job") as job:
+            stream = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True
+            )
+            assert not _outbox.atexit_registered
+            del stream
+            with _outbox.lock:
+                gc.collect()
+            print("recorded:", [r.usage_status for r in job.records])
+        """
+    )
+    result = pytester.run(sys.executable, str(script), server.url, timeout=60)
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["recorded: ['missing']"])
