@@ -39,7 +39,7 @@ from aiusage_core._delivery import SETTLE_EVERY, settle
 from aiusage_core._openai._call import call_sync
 from aiusage_core._openai._options import DEFAULT_OPTIONS
 from aiusage_core._openai._pending import PendingCall
-from aiusage_core._openai._stream import _chat_chunks
+from aiusage_core._openai._stream import _CALL_KEY, _chat_chunks, _iterate_sync
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 STREAM_CHUNKS = 200
@@ -150,11 +150,26 @@ def loop_raw() -> None:
         pass
 
 
+class _PrebuiltStream:
+    """Stands for an SDK stream over the prebuilt chunks, our loop already installed."""
+
+    def __init__(self, call: PendingCall) -> None:
+        self.call = call
+        self.__dict__[_CALL_KEY] = call
+
+    def __iter__(self) -> Iterator[Any]:
+        return _chat_chunks(_plain_loop(_PREBUILT), self.call)
+
+
+_tracked_iter = _iterate_sync(_PrebuiltStream)
+
+
 def loop_tracked() -> None:
-    """The prebuilt chunks through a bare generator and our stream loop."""
+    """The prebuilt chunks through a bare generator, our stream loop and the ``__iter__``
+    that notices a loop left before the end: every layer tracking adds to a stream."""
     call = PendingCall("chat", "openai", "gpt-4o-mini", None, None, None, time.perf_counter())
     call._open.pop()  # measure the loop, not the record made at its end
-    for _ in _chat_chunks(_plain_loop(_PREBUILT), call):
+    for _ in _tracked_iter(_PrebuiltStream(call)):
         pass
 
 

@@ -99,6 +99,12 @@ def _record(args: tuple[Any, ...]) -> None:
         logger.exception("aiusage: recording an OpenAI %s call failed", args[3])
 
 
+def _record_if_left(call: PendingCall, loops: int) -> None:
+    """Record ``call`` unless its stream was iterated again since it was left (at a settle)."""
+    if call.loops == loops:
+        call.finish(unseen=True)
+
+
 def _failure_usage(exc: BaseException) -> Usage:
     # An HTTP error status means the API did no billable work: zero tokens, priced (so $0 for
     # a known model, unpriced for an unknown one). Anything else (connection dropped, timeout,
@@ -118,6 +124,7 @@ class PendingCall:
         "final",
         "hide_usage_chunk",
         "inner",
+        "loops",
         "provider",
         "request_id",
         "request_model",
@@ -149,6 +156,8 @@ class PendingCall:
         response."""
         self.inner: Any = None
         """The SDK's own stream iterator, once the call's stream is instrumented."""
+        self.loops = 0
+        """How many times the caller started iterating the call's stream."""
         # list.pop() is atomic: whoever pops the one item makes the record.
         self._open = [True]
 
@@ -157,26 +166,27 @@ class PendingCall:
         """Whether the record has been made."""
         return not self._open
 
-    def finish(self, exc: BaseException | None = None, *, from_gc: bool = False) -> None:
+    def finish(self, exc: BaseException | None = None, *, unseen: bool = False) -> None:
         """Record the call now (once): from :attr:`final` if set, else ``missing`` usage.
 
-        ``exc`` is the exception that ended the call, if any. Never raises.
+        ``exc`` is the exception that ended the call, if any. ``unseen``: the end of the call
+        was not seen (its stream was garbage-collected or left unfinished), so there is no
+        latency, and the record is only queued (a finalizer may run while this thread holds
+        any lock). Never raises.
         """
         try:
             self._open.pop()
         except IndexError:
             return  # recorded already
         try:
-            defer(_partial(_record, self._emit_args(exc, from_gc)))
-            # A finalizer only queues: it may run while this thread holds any lock.
-            if not from_gc and (len(_later) >= SETTLE_EVERY or _outbox.listeners):
+            defer(_partial(_record, self._emit_args(exc, unseen)))
+            if not unseen and (len(_later) >= SETTLE_EVERY or _outbox.listeners):
                 settle()
         except Exception:
             logger.exception("aiusage: recording an OpenAI %s call failed", self.api)
 
-    def _emit_args(self, exc: BaseException | None, from_gc: bool) -> tuple[Any, ...]:
-        # Under garbage collection the end of the stream is not known.
-        latency_ms = None if from_gc else (_perf_counter() - self.started) * 1000.0
+    def _emit_args(self, exc: BaseException | None, unseen: bool) -> tuple[Any, ...]:
+        latency_ms = None if unseen else (_perf_counter() - self.started) * 1000.0
         error: ErrorInfo | None = None
         model: str | None = None
         service_tier: str | None = None
@@ -206,6 +216,14 @@ class PendingCall:
             self.call_metadata,
         )
 
+    def left(self) -> None:
+        """The caller stopped iterating the stream before its end (``break``, or an exception
+        in the loop's body). The stream stays open, as the SDK leaves it, and may be read
+        on: the call is recorded (usage ``missing``) when usage is next read, unless the
+        caller starts iterating again before. Never raises."""
+        if self._open:
+            defer(_partial(_record_if_left, self, self.loops))
+
     def closed(self) -> None:
         """The response was closed: record now, unless the SDK's own stream iterator is
         closing it from inside (exhausted or failed), where the stream wrapper records."""
@@ -228,6 +246,6 @@ class UnfinishedCall(PendingCall):
         # A stream dropped before it ended. Must never raise (it may run at interpreter exit).
         try:
             if self._open:
-                self.finish(from_gc=True)
+                self.finish(unseen=True)
         except BaseException:  # nothing may escape a finalizer
             pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -119,6 +120,60 @@ def _hook_http_close(response: httpx2.Response, call: PendingCall, *, is_async: 
         response.__dict__["close"] = close
 
 
+# -- noticing a loop left before the end ----------------------------------------------------
+
+_CALL_KEY = "_aiusage_call"
+"""Where a tracked stream keeps its :class:`PendingCall` (in its ``__dict__``)."""
+
+_left_classes: dict[type, type] = {}
+_left_lock = threading.Lock()
+
+
+def _iterate_sync(cls: Any) -> Callable[[Any], Iterator[Any]]:
+    def __iter__(self: Any) -> Iterator[Any]:
+        call: PendingCall = self.__dict__[_CALL_KEY]
+        call.loops += 1
+        try:
+            yield from cls.__iter__(self)
+        finally:
+            call.left()  # nothing to do when the stream ended (it is recorded already)
+
+    return __iter__
+
+
+def _iterate_async(cls: Any) -> Callable[[Any], AsyncIterator[Any]]:
+    async def __aiter__(self: Any) -> AsyncIterator[Any]:
+        call: PendingCall = self.__dict__[_CALL_KEY]
+        call.loops += 1
+        try:
+            async for item in cls.__aiter__(self):
+                yield item
+        finally:
+            call.left()
+
+    return __aiter__
+
+
+def _noticing_class(cls: type) -> type:
+    """The subclass of a stream class whose iteration tells the call when a loop is left
+    before the end (made once per class; no new slots, so ``__class__`` can be swapped)."""
+    with _left_lock:
+        noticing = _left_classes.get(cls)
+        if noticing is None:
+            method = (
+                {"__aiter__": _iterate_async(cls)}
+                if issubclass(cls, AsyncStream)
+                else {"__iter__": _iterate_sync(cls)}
+            )
+            noticing = type(
+                cls.__name__,
+                (cls,),
+                {"__module__": cls.__module__, "__qualname__": cls.__qualname__, **method},
+            )
+            _left_classes[cls] = noticing
+        return noticing
+
+
 def instrument_stream(stream: Stream[Any] | AsyncStream[Any], call: PendingCall) -> None:
     """Track ``stream`` (once) for ``call``; ``stream`` stays the SDK's object."""
     if call.inner is not None:
@@ -138,6 +193,8 @@ def instrument_stream(stream: Stream[Any] | AsyncStream[Any], call: PendingCall)
         sync_loop = _chat_chunks if call.api == "chat" else _response_events
         stream._iterator = sync_loop(inner, call)
         _hook_http_close(response, call, is_async=False)
+    stream.__dict__[_CALL_KEY] = call
+    stream.__class__ = _noticing_class(type(stream))
 
 
 def _instrument_if_stream(result: object, call: PendingCall) -> None:

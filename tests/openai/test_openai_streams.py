@@ -55,19 +55,73 @@ def test_a_chat_stream_without_usage_is_recorded_as_missing_never_as_zero_cost(
     assert single(usage).model == "gpt-4o-mini"  # no usage chunk: the request's model
 
 
-def test_breaking_out_and_closing_a_stream_records_it_once(
+def test_breaking_out_of_a_stream_records_it_once_at_the_next_read(
     server: FakeOpenAI, client: openai.OpenAI, usage: UsageContext
 ) -> None:
     server.reply(usage=CHAT_USAGE)
     stream = chat_stream(client, stream_options={"include_usage": True})
     for _ in stream:
         break
-    assert usage.records == []  # still open: the caller may read on
+    assert not stream.response.is_closed  # the SDK leaves it open; so do we
+    assert_missing(usage)  # reading usage counts the stream that was left
+    assert single(usage).latency_ms is None  # when it ended is unknown
+    assert list(stream)  # reading on to the usage chunk after that changes nothing
     stream.close()
     assert_missing(usage)
-    assert single(usage).latency_ms is not None
+    assert len(usage.records) == 1
+
+
+def test_a_stream_read_on_after_a_break_before_usage_is_read_keeps_its_usage(
+    server: FakeOpenAI, client: openai.OpenAI, usage: UsageContext
+) -> None:
+    server.reply(usage=CHAT_USAGE)
+    stream = chat_stream(client, stream_options={"include_usage": True})
+    first = [chunk for chunk, _ in zip(stream, range(1), strict=False)]
+    rest = list(stream)
+    assert first
+    assert rest
+    record = single(usage)
+    assert record.usage_status == "reported"
+    assert record.cost_usd == GPT4O_MINI_COST
+
+
+def test_an_exception_in_the_loop_body_leaves_the_stream_and_records_it(
+    client: openai.OpenAI, usage: UsageContext
+) -> None:
+    stream = chat_stream(client, stream_options={"include_usage": True})
+
+    def read_with_a_bug() -> None:
+        for _ in stream:
+            raise KeyError("the caller's own bug")
+
+    with pytest.raises(KeyError):
+        read_with_a_bug()
+    assert_missing(usage)
     stream.close()
     assert len(usage.records) == 1
+
+
+def test_breaking_out_of_an_async_stream_records_it_once_the_loop_closed_it(
+    server: FakeOpenAI,
+) -> None:
+    async def main() -> UsageContext:
+        async with async_sdk_client(server) as raw:
+            client = wrap_openai(raw)
+            with ai_usage_context("async-break") as ctx:
+                stream = await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=HELLO, stream=True
+                )
+                async for _ in stream:
+                    break
+                # The event loop closes an abandoned async generator a step or two later.
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                assert [r.usage_status for r in ctx.records] == ["missing"]
+                await stream.close()
+            return ctx
+
+    ctx = asyncio.run(main())
+    assert len(ctx.records) == 1
 
 
 def test_leaving_a_stream_through_its_context_manager_records_it(
