@@ -3,12 +3,12 @@
 Records of OpenAI calls are first *deferred*: the call queues what its record needs (a few
 numbers and strings, never the response) and the record is made, priced and counted later,
 in a batch, by :func:`settle`. Whoever looks settles first: reading a context's totals or
-records, leaving a context, :func:`flush`, :func:`~aiusage_core.configure`, a hand-made
-record, and interpreter exit; a call settles itself when ``SETTLE_EVERY`` wait or when
-record listeners (the pytest plugin) are installed. So no reader ever sees a stale figure,
-and the per-call work right after a response arrives (when the CPU caches hold the SDK's
-data, not ours) is a queue append. Making the records of a hundred calls in a row costs a
-fraction of making each one cold.
+records, leaving a context, ``add_metadata``, :func:`flush`, :func:`~aiusage_core.configure`,
+a hand-made record, a fork, and interpreter exit; a call settles itself when
+``SETTLE_EVERY`` wait or when record listeners (the pytest plugin) are installed. So no
+reader ever sees a stale figure, and the per-call work right after a response arrives
+(when the CPU caches hold the SDK's data, not ours) is a queue append. Making the records
+of a hundred calls in a row costs a fraction of making each one cold.
 
 Records wait in one process-wide outbox. The outbox is flushed when any usage context exits,
 when it holds ``flush_every`` records, on :func:`flush`, and at interpreter exit. The outbox

@@ -75,14 +75,13 @@ def emit(
     client_metadata: Mapping[str, Any] | None = None,
     call_metadata: Mapping[str, Any] | None = None,
     cost_usd: Decimal | None = None,
-    batch: bool | None = None,
 ) -> UsageRecord:
     """Make, price, attribute and queue one record of ``usage`` in ``context`` (``None``:
     outside any context). Counts must already be validated; nothing here validates.
 
     ``ended`` is the ``time.time()`` the call ended at (the record's timestamp; default
     now); ``cost_usd=None`` prices the record unless its usage is ``missing`` (which stays
-    unpriced); ``batch=None`` takes the context's Batch flag.
+    unpriced), at Batch API rates inside a batch context.
 
     Positional parameters, in the order the callers hold them: this is the per-record hot
     path of :func:`record_usage` (a million records must go through in well under a
@@ -91,7 +90,7 @@ def emit(
     """
     config = _settings.current or settings()
     ctx = context
-    is_batch = (ctx.batch if ctx is not None else False) if batch is None else batch
+    is_batch = ctx.batch if ctx is not None else False
     status, inputs, cached, cache_write, outputs, reasoning, input_audio, output_audio = usage
     if cost_usd is None and status != "missing":
         cost_usd = config.pricer.price_counts(
