@@ -199,28 +199,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-# Columns every record fills, then the ones often NULL. A NULL is not bound but left out of
-# the INSERT: the sqlite3 module binds None through its slow adapter lookup, which cost
-# about a sixth of a write. Rows are grouped by which optional columns they fill.
-_ALWAYS = (
-    "record_id",
-    "timestamp",
-    "day",
-    "model",
-    "provider",
-    "api",
-    "context_path",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-    "metadata",
-    "usage_status",
-    "batch",
-)
+# Columns often NULL, and the rest: the ones every record fills, in table order (the order
+# _rows puts them in). A NULL is not bound but left out of the INSERT: the sqlite3 module
+# binds None through its slow adapter lookup, which cost about a sixth of a write. Rows are
+# grouped by which optional columns they fill.
 _OPTIONAL = (  # (mask bit, columns)
     (1, ("operation_type",)),
     (2, ("cost_usd",)),
@@ -229,6 +211,7 @@ _OPTIONAL = (  # (mask bit, columns)
     (16, ("service_tier",)),
     (32, ("request_id",)),
 )
+_ALWAYS = tuple(c for c in COLUMNS if all(c not in cs for _, cs in _OPTIONAL))
 _inserts: dict[int, str] = {}
 
 

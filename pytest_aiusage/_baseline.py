@@ -19,13 +19,11 @@ A baseline file (``<aiusage_baseline_dir>/NAME.json``)::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -38,7 +36,9 @@ import pytest
 
 from aiusage_core import ConfigurationError, UsageTotals
 
+from ._files import write_atomically
 from ._format import count, decimal_str, money, plural
+from ._options import option_group
 from ._report import write_summary
 from ._results import SessionUsage, totals_from_dict, totals_to_dict
 
@@ -121,7 +121,7 @@ def add_baseline_options(parser: pytest.Parser) -> None:
     The three options are command-line only: they name one run's baseline, and an ini key
     would make every run save or compare.
     """
-    group = parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+    group = option_group(parser)
     group.addoption(
         "--aiusage-save", metavar="NAME", dest="aiusage_save", default=None, help=HELP_SAVE
     )
@@ -388,23 +388,7 @@ class Baseline:
 def save_baseline(path: Path, baseline: Baseline) -> None:
     """Write ``baseline`` to ``path`` atomically: a reader (or a crash) sees the old file or
     the new one, never a part of it."""
-    text = json.dumps(baseline.to_dict(), indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp makes the file private; a baseline is meant to be shared (e.g. committed).
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, json.dumps(baseline.to_dict(), indent=2) + "\n")
 
 
 def load_baseline(path: Path, label: str) -> Baseline:

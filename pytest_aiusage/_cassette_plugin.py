@@ -22,6 +22,7 @@ from ._openai_fixtures import (
     fake_openai,
     openai_client,
 )
+from ._options import option_group
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
 
 __all__ = [
@@ -44,9 +45,7 @@ _CASSETTE: Final = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    # The group is the main plugin's; the description must be the same whichever call
-    # creates it.
-    group = parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+    group = option_group(parser)
     group.addoption(
         "--aiusage-cassette-report",
         action="store_true",

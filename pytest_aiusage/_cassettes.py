@@ -12,47 +12,19 @@ own filters and hooks have run.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import serialize
 
 from ._cassette_state import CassetteState
+from ._files import write_atomically
 from ._matchers import OPENAI_MATCHERS, openai_vcr_config
 from ._scrub import Scrubber
 
-__all__ = ["ScrubbingPersister", "guard_cassette", "install", "write_atomically"]
-
-_NEW_FILE_MODE: Final = 0o644
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader (or another xdist worker writing the same
-    file) only ever sees a whole file: write a temporary file in the same directory, then
-    rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp makes the file private (0600); a cassette is a file to commit.
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = _NEW_FILE_MODE
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+__all__ = ["ScrubbingPersister", "guard_cassette", "install"]
 
 
 def _writes_files(persister: Any) -> bool:

@@ -43,9 +43,15 @@ HELP_STRICT = (
 _DEFAULT_TOP = 5
 
 
+def option_group(parser: pytest.Parser) -> pytest.OptionGroup:
+    """The ``aiusage`` option group, which every module of the plugin adds its options to
+    (its description must be the same whichever module creates it)."""
+    return parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register the options under the ``aiusage`` group and their ini keys."""
-    group = parser.getgroup("aiusage", "AI usage and cost budgets (pytest-aiusage)")
+    group = option_group(parser)
     group.addoption(
         "--aiusage-default-budget",
         metavar="SPEC",

@@ -6,7 +6,7 @@ per-test usage context around it, and the plugin is tested through ``pytester``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,6 +25,24 @@ settings.register_profile(
 )
 settings.register_profile("nightly", max_examples=2_000, deadline=None)
 settings.load_profile("ci")
+
+
+# Inner pytester runs of the plugin leave out the cache and the unrelated plugins installed
+# alongside, which only slow every (sub)process down.
+INNER_ADDOPTS = (
+    "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
+    "-p no:recording -p no:anyio"
+)
+
+
+@pytest.fixture
+def write_ini(pytester: pytest.Pytester) -> Callable[[str], None]:
+    """Write the inner run's ``tox.ini``: our addopts plus ``extra`` lines."""
+
+    def write(extra: str = "") -> None:
+        pytester.makeini(f"[pytest]\naddopts = {INNER_ADDOPTS}\n{extra}\n")
+
+    return write
 
 
 @pytest.fixture(autouse=True)

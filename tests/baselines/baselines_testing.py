@@ -15,13 +15,6 @@ from typing import Any
 
 import pytest
 
-# Inner runs leave out the cache and the unrelated plugins installed alongside, which only
-# slow every (sub)process down.
-INNER_ADDOPTS = (
-    "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
-    "-p no:recording -p no:anyio"
-)
-
 SUITE = """
 import os
 from aiusage_core import record_usage

@@ -5,17 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from baselines_testing import INNER_ADDOPTS, SUITE
-
-
-@pytest.fixture
-def write_ini(pytester: pytest.Pytester) -> Callable[[str], None]:
-    """Write the inner run's ``tox.ini``: our addopts plus ``extra`` lines."""
-
-    def write(extra: str = "") -> None:
-        pytester.makeini(f"[pytest]\naddopts = {INNER_ADDOPTS}\n{extra}\n")
-
-    return write
+from baselines_testing import SUITE
 
 
 @pytest.fixture

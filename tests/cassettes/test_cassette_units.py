@@ -14,7 +14,8 @@ from vcr.request import Request
 
 from pytest_aiusage import openai_vcr_config
 from pytest_aiusage._cassette_state import CassetteState
-from pytest_aiusage._cassettes import ScrubbingPersister, write_atomically
+from pytest_aiusage._cassettes import ScrubbingPersister
+from pytest_aiusage._files import write_atomically
 from pytest_aiusage._matchers import (
     OPENAI_MATCH_ON,
     describe_request,

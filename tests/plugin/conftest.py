@@ -16,23 +16,6 @@ from collections.abc import Callable
 
 import pytest
 
-# Inner runs leave out the cache and the unrelated plugins installed alongside, which only
-# slow every (sub)process down.
-INNER_ADDOPTS = (
-    "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
-    "-p no:recording -p no:anyio"
-)
-
-
-@pytest.fixture
-def write_ini(pytester: pytest.Pytester) -> Callable[[str], None]:
-    """Write the inner run's ``tox.ini``: our addopts plus ``extra`` lines."""
-
-    def write(extra: str = "") -> None:
-        pytester.makeini(f"[pytest]\naddopts = {INNER_ADDOPTS}\n{extra}\n")
-
-    return write
-
 
 @pytest.fixture
 def pytester(pytester: pytest.Pytester, write_ini: Callable[[str], None]) -> pytest.Pytester:
