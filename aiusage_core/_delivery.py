@@ -70,11 +70,18 @@ _later: deque[Callable[[], object]] = deque()
 _settle_lock = threading.RLock()
 
 
-def defer(make: Callable[[], object]) -> None:
-    """Queue ``make`` (it makes one record when called). Lock-free: safe in a finalizer."""
+def defer(make: Callable[[], object], *, quiet: bool = False) -> None:
+    """Queue ``make`` (it makes one record when called), then settle if ``SETTLE_EVERY``
+    wait or record listeners are installed.
+
+    ``quiet=True`` only queues, which takes no lock: for finalizers, which may run while
+    this thread holds any lock.
+    """
     _later.append(make)
     if not _outbox.atexit_registered:
         register_at_exit()
+    if not quiet and (len(_later) >= SETTLE_EVERY or _outbox.listeners):
+        settle()
 
 
 def settle() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from openai import APIStatusError
 
 from .._context import UsageContext
-from .._delivery import SETTLE_EVERY, _later, _outbox, defer, register_at_exit, settle
+from .._delivery import defer
 from .._recording import emit
 from .._records import MISSING, ErrorInfo, Usage
 from ._extract import Api, extract
@@ -64,7 +64,7 @@ def record_response(started: Started, response: object) -> None:
     try:
         usage, model, service_tier, failure = extract(api, response)
         request_id = getattr(response, "_request_id", None)
-        _later.append(
+        defer(
             _partial(
                 _record,
                 (
@@ -83,10 +83,6 @@ def record_response(started: Started, response: object) -> None:
                 ),
             )
         )
-        if not _outbox.atexit_registered:
-            register_at_exit()
-        if len(_later) >= SETTLE_EVERY or _outbox.listeners:
-            settle()
     except Exception:
         logger.exception("aiusage: recording an OpenAI %s call failed", api)
 
@@ -179,9 +175,7 @@ class PendingCall:
         except IndexError:
             return  # recorded already
         try:
-            defer(_partial(_record, self._emit_args(exc, unseen)))
-            if not unseen and (len(_later) >= SETTLE_EVERY or _outbox.listeners):
-                settle()
+            defer(_partial(_record, self._emit_args(exc, unseen)), quiet=unseen)
         except Exception:
             logger.exception("aiusage: recording an OpenAI %s call failed", self.api)
 
@@ -222,7 +216,8 @@ class PendingCall:
         on: the call is recorded (usage ``missing``) when usage is next read, unless the
         caller starts iterating again before. Never raises."""
         if self._open:
-            defer(_partial(_record_if_left, self, self.loops))
+            # Quiet: a generator's ``finally`` may run in the garbage collector.
+            defer(_partial(_record_if_left, self, self.loops), quiet=True)
 
     def closed(self) -> None:
         """The response was closed: record now, unless the SDK's own stream iterator is

@@ -142,9 +142,9 @@ def test_a_call_made_outside_any_context_stays_outside_when_read_from_inside_one
 def test_a_queue_of_settle_every_calls_is_made_by_the_call_that_fills_it(
     chat: Chat, client: openai.OpenAI, usage: UsageContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aiusage_core._openai._pending as pending
+    import aiusage_core._delivery as delivery
 
-    monkeypatch.setattr(pending, "SETTLE_EVERY", 3)
+    monkeypatch.setattr(delivery, "SETTLE_EVERY", 3)
     chat(client)
     chat(client)
     assert len(_later) == 2
