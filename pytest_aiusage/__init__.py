@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiusage_core import __version__
 
 from ._budget import Budget
+from ._cassettes._matchers import openai_vcr_config
 from ._fixture import AIUsage
-from ._matchers import openai_vcr_config
 from ._results import NodeUsage, SessionUsage
 
 __all__ = [

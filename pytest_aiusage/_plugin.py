@@ -22,7 +22,7 @@ __all__ = ["ai_usage"]
 
 # OpenAI cassettes (on pytest-recording) and the client fixtures: a plugin module of their own,
 # loaded with this one (and so off with -p no:aiusage too).
-pytest_plugins = ["pytest_aiusage._cassette_plugin"]
+pytest_plugins = ["pytest_aiusage._cassettes._plugin"]
 
 _MARKER = (
     "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None): "

@@ -18,7 +18,7 @@ import pytest
 import vcr
 from cassette_testing import INNER_INI
 
-import pytest_aiusage._cassettes  # noqa: F401
+import pytest_aiusage._cassettes._persister  # noqa: F401
 from aiusage_core import ai_usage_context, wrap_openai
 from pytest_aiusage.fake_openai import FakeOpenAI
 

@@ -13,17 +13,17 @@ import pytest
 from vcr.request import Request
 
 from pytest_aiusage import openai_vcr_config
-from pytest_aiusage._cassette_state import CassetteState
-from pytest_aiusage._cassettes import ScrubbingPersister
-from pytest_aiusage._files import write_atomically
-from pytest_aiusage._matchers import (
+from pytest_aiusage._cassettes._matchers import (
     OPENAI_MATCH_ON,
     describe_request,
     openai_body,
     openai_path,
     openai_query,
 )
-from pytest_aiusage._scrub import REDACTED, Scrubber, is_secret_name
+from pytest_aiusage._cassettes._persister import ScrubbingPersister
+from pytest_aiusage._cassettes._scrub import REDACTED, Scrubber, is_secret_name
+from pytest_aiusage._cassettes._state import CassetteState
+from pytest_aiusage._files import write_atomically
 
 JSON = {"content-type": "application/json"}
 
@@ -189,7 +189,7 @@ def test_the_replay_error_is_found_through_causes_contexts_and_exception_groups(
     from vcr.cassette import Cassette
     from vcr.errors import CannotOverwriteExistingCassetteException
 
-    from pytest_aiusage._replay_failure import find_replay_error
+    from pytest_aiusage._cassettes._replay_failure import find_replay_error
 
     exception_group = getattr(builtins, "ExceptionGroup", None)
     if exception_group is None:

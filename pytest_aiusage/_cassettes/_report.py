@@ -14,10 +14,10 @@ from typing import Any, Final
 
 import pytest
 
-from ._cassette_state import CassetteState
-from ._format import plural
+from .._format import plural
 from ._matchers import describe_request
 from ._replay_failure import display_path
+from ._state import CassetteState
 
 __all__ = ["PAYLOAD_ATTR", "TITLE", "CassetteReport", "cassette_payload"]
 

@@ -14,16 +14,16 @@ from typing import Any, Final
 
 import pytest
 
-from ._cassette_report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
-from ._cassette_state import cassette_state
-from ._openai_fixtures import (
+from .._options import option_group
+from ._fixtures import (
     aiusage_fake_openai_server,
     async_openai_client,
     fake_openai,
     openai_client,
 )
-from ._options import option_group
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
+from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
+from ._state import cassette_state
 
 __all__ = [
     "aiusage_fake_openai_server",
@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     # tryfirst: our defaults go in first, so a conftest's own implementation can change them.
-    from ._cassettes import install
+    from ._persister import install
 
     install(vcr, cassette_state(config))
 
@@ -99,7 +99,7 @@ def _watch_cassette(item: pytest.Item) -> None:
     cassette = (getattr(item, "funcargs", None) or {}).get("vcr")
     if cassette is None:
         return
-    from ._cassettes import guard_cassette
+    from ._persister import guard_cassette
 
     state = cassette_state(item.config)
     guard_cassette(cassette, state)

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
 
-from ._cassette_state import cassette_state
 from ._replay_failure import FAKE_MARKER, display_path
+from ._state import cassette_state
 
 if TYPE_CHECKING:
     import openai
 
-    from .fake_openai import FakeOpenAI
+    from ..fake_openai import FakeOpenAI
 
 __all__ = [
     "DUMMY_API_KEY",
@@ -121,7 +121,7 @@ def plan_client(request: pytest.FixtureRequest, fixture: str) -> ClientPlan:
 @pytest.fixture(scope="session")
 def aiusage_fake_openai_server() -> Iterator[FakeOpenAI]:
     """The session's fake OpenAI server (use ``fake_openai``, which resets it per test)."""
-    from .fake_openai import FakeOpenAI
+    from ..fake_openai import FakeOpenAI
 
     with FakeOpenAI() as server:
         yield server

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._cassette_state import MIN_SECRET_LENGTH
+from ._state import MIN_SECRET_LENGTH
 
 __all__ = [
     "REDACTED",

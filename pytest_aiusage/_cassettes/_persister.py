@@ -19,10 +19,10 @@ from typing import Any
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import serialize
 
-from ._cassette_state import CassetteState
-from ._files import write_atomically
+from .._files import write_atomically
 from ._matchers import OPENAI_MATCHERS, openai_vcr_config
 from ._scrub import Scrubber
+from ._state import CassetteState
 
 __all__ = ["ScrubbingPersister", "guard_cassette", "install"]
 
