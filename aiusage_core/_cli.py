@@ -61,7 +61,9 @@ examples:
   aiusage report --ledger usage.db --by model --by day
   aiusage report --by job_id --since 2026-11-01 --until 2026-11-30 --format json
   aiusage export --format csv --output usage.csv
-Run 'aiusage report --help' or 'aiusage export --help' for more.
+  aiusage fake-server --port 8000
+Run 'aiusage report --help', 'aiusage export --help' or 'aiusage fake-server --help'
+for more.
 """
 
 # The report's columns are UsageTotals.to_dict()'s keys; the export's are the ledger's
@@ -197,7 +199,33 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
     )
+    fake_server = commands.add_parser(
+        "fake-server",
+        help="serve the fake OpenAI API on a local port (for recording cassettes, demos)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fake_server_arguments(fake_server)
     return parser
+
+
+def _add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
+    # The server lives in pytest_aiusage (it needs werkzeug); it is imported only when asked.
+    try:
+        from pytest_aiusage._serve import add_arguments
+    except ImportError:
+        return  # main() says what to install if the command is run
+    add_arguments(parser)
+
+
+def _fake_server(args: argparse.Namespace) -> int:
+    try:
+        from pytest_aiusage._serve import serve
+    except ImportError as exc:
+        raise _UsageError(
+            f"the fake server needs {exc.name or 'a missing module'}: "
+            'pip install "pytest-aiusage[cassettes]"'
+        ) from None
+    return serve(args)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -375,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return _USAGE_ERROR
     try:
+        if args.command == "fake-server":
+            return _fake_server(args)
         if args.command == "report":
             _report(args, sys.stdout)
         else:

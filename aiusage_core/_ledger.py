@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from ._errors import ConfigurationError, LedgerError
+from ._models import model_matches
 from ._records import MONEY, UsageRecord, UsageTotals
 from ._sqlite import (
     COLUMNS,
@@ -178,11 +179,17 @@ class Ledger:
         self._conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
 
     def _open(self) -> sqlite3.Connection:
+        # Read-write but query-only: a read-only connection to a WAL ledger leaves -wal and
+        # -shm files behind, as it may not checkpoint; this one, when it is the last to
+        # close, removes them as a writer would. On a write-protected file SQLite opens it
+        # read-only.
         try:
-            conn = sqlite3.connect(Path(self.path).as_uri() + "?mode=ro", uri=True)
+            conn = sqlite3.connect(Path(self.path).as_uri() + "?mode=rw", uri=True)
+            conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA busy_timeout = 30000")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}", path=self.path) from exc
+        conn.create_function("model_matches", 2, model_matches, deterministic=True)
         return conn
 
     @property
@@ -210,6 +217,10 @@ class Ledger:
                 clauses.append(f"{expression} = ?")
                 params.append(json.dumps(value.split("/")))
                 continue
+            if key == "model":  # the model or one of its dated snapshots
+                clauses.append(f"model_matches(?, {expression})")
+                params.append(value)
+                continue
             alternatives: list[Any] = [value]
             try:
                 parsed = json.loads(value)
@@ -234,10 +245,15 @@ class Ledger:
         """Totals over the records with ``since <= timestamp < until``, grouped by ``by``.
 
         ``where`` keeps records whose key (as for ``by``) equals the given text (or the
-        number/boolean it spells). Naive datetimes are UTC.
+        number/boolean it spells); ``model`` also matches the model's dated snapshots
+        (``gpt-4o-mini`` selects ``gpt-4o-mini-2024-07-18``). Naive datetimes are UTC.
+        A metadata key in ``by`` that no record has raises :class:`ConfigurationError`
+        naming the keys that exist.
         """
         by = tuple(by)
         where_sql, where_params = self._where(since, until, where)
+        for name in by:
+            self._check_key(name)
         try:
             total_row = self._conn.execute(
                 f"SELECT {_TOTALS_SQL} FROM usage_records{where_sql}", where_params
@@ -258,6 +274,33 @@ class Ledger:
             raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
         groups.sort(key=lambda g: tuple(_order(v) for v in g.key))
         return LedgerReport(by=by, totals=_totals(total_row), groups=tuple(groups))
+
+    def _check_key(self, key: str) -> None:
+        """Raise :class:`ConfigurationError` if ``key`` is a metadata key no record has."""
+        if key in BUILTIN_KEYS:
+            return
+        expression, params = _key_expression(key)
+        try:
+            found = self._conn.execute(
+                f"SELECT 1 FROM usage_records WHERE {expression} IS NOT NULL LIMIT 1", params
+            ).fetchone()
+            if found is not None or not self.count():
+                return
+            names = [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT DISTINCT key FROM usage_records, json_each(usage_records.metadata) "
+                    "ORDER BY key"
+                )
+            ]
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
+        raise ConfigurationError(
+            f"no record has the key {key!r}; metadata keys in the ledger: "
+            f"{', '.join(names) or '(none)'}; record fields: {', '.join(BUILTIN_KEYS)}",
+            name="by",
+            value=key,
+        )
 
     def rows(
         self,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelPrice
 
 from ._errors import ConfigurationError
+from ._models import suggest_model
 from ._records import MONEY, money_add, money_multiply
 
 __all__ = ["CustomPrice", "PriceQuery", "PriceResolver", "Pricer"]
@@ -459,12 +460,14 @@ class Pricer:
             if key in self._warned:
                 return
             self._warned.add(key)
+        suggestion = suggest_model(q.model, q.provider)
         logger.warning(
-            "aiusage: no price known for model %r (provider %r); its calls are recorded with "
-            "cost_usd=None and counted in unpriced_calls. Add a price with "
+            "aiusage: no price known for model %r (provider %r).%s Its calls are recorded "
+            "with cost_usd=None and counted in unpriced_calls. Add a price with "
             "aiusage_core.configure(prices={%r: CustomPrice(input_mtok=..., output_mtok=...)})",
             q.model,
             q.provider,
+            f" Did you mean {suggestion!r}?" if suggestion else "",
             q.model,
         )
 

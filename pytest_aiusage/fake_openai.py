@@ -22,9 +22,12 @@ Default behaviour of unscripted requests:
   80 characters), or ``"Hello from FakeOpenAI."`` when there is no user text;
 * token counts come from :func:`count_tokens`; prompts cost 3 tokens per message plus 3,
   like OpenAI's own accounting for chat formats; cached and reasoning tokens are 0;
-* ``created`` timestamps are :data:`CREATED_AT`; ids and ``x-request-id`` are hashes of the
-  request (method, path, query, body) and how many identical requests came before it;
+* ``created`` timestamps and the ``Date`` header are :data:`CREATED_AT`; ids and
+  ``x-request-id`` are hashes of the request (method, path, query, body) and how many
+  identical requests came before it;
 * known model aliases are answered with their dated snapshot (:data:`MODEL_SNAPSHOTS`);
+  a model the server does not serve gets a 404 ``model_not_found`` error, as from the
+  real API (:meth:`FakeOpenAI.serves_model`);
 * embeddings have :data:`DEFAULT_EMBEDDING_DIMENSIONS` dimensions unless ``dimensions`` is
   sent, and are unit vectors derived from a hash of the model and the input.
 """
@@ -32,6 +35,7 @@ Default behaviour of unscripted requests:
 from __future__ import annotations
 
 import base64
+import email.utils
 import enum
 import gzip
 import hashlib
@@ -39,6 +43,7 @@ import json
 import logging
 import math
 import re
+import socket
 import struct
 import threading
 from collections import Counter, deque
@@ -49,6 +54,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from aiusage_core._models import is_known_model
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -105,6 +112,7 @@ NO_USAGE: Final = NoUsage.NO_USAGE
 """Pass as ``reply(usage=NO_USAGE)`` to send a response with no ``usage`` key at all (and, in
 a chat stream, no usage chunk even when the client asked for one)."""
 
+_DATE: Final = email.utils.formatdate(CREATED_AT, usegmt=True)
 _TOKEN_PATTERN: Final = re.compile(r"\w+|[^\w\s]")
 _MESSAGE_OVERHEAD: Final = 3
 _REPLY_PRIMING: Final = 3
@@ -187,6 +195,14 @@ class _RequestHandler(WSGIRequestHandler):
         # connection: it would wait for another request while the client waits for a reply.
         self.close_connection = True
 
+    # A fixed Date and Server header (not the time, nor werkzeug's and Python's versions), so
+    # that cassettes recorded again on another day or machine are the same.
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return _DATE
+
+    def version_string(self) -> str:
+        return "FakeOpenAI"
+
     def log(self, type: str, message: str, *args: Any) -> None:
         # werkzeug's default installs a stderr handler on the "werkzeug" logger.
         _log.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
@@ -213,13 +229,27 @@ class FakeOpenAI:
     replies with :meth:`reply`; inspect what clients sent with :attr:`requests`.
 
     ``port=0`` picks a free port. With ``gzip=True`` non-streaming JSON bodies are
-    gzip-compressed (deterministically) when the request accepts ``gzip``.
+    gzip-compressed (deterministically) when the request accepts ``gzip``. An unscripted
+    request for a model the server does not serve (:meth:`serves_model`; add names with
+    ``models=[...]``) gets a 404 ``model_not_found``, as from the real API.
+
+    Every answered request is logged at ``INFO`` on the ``aiusage.fake_openai`` logger
+    (``POST /v1/chat/completions -> 200 (model=gpt-4o-mini)``). To run it on its own, see
+    ``aiusage fake-server --help`` (or ``python -m pytest_aiusage.fake_openai``).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, gzip: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gzip: bool = False,
+        models: Iterable[str] = (),
+    ) -> None:
         self._host = host
         self._port = port
         self._gzip = gzip
+        self._models = frozenset(models)
         self._lock = threading.Lock()
         self._scripts: deque[_Script] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -233,20 +263,33 @@ class FakeOpenAI:
     def start(self) -> FakeOpenAI:
         """Start serving in a daemon thread and return ``self``.
 
-        Raises :class:`RuntimeError` if the server is already running.
+        Raises :class:`RuntimeError` if the server is already running, :class:`OSError` if
+        the port cannot be bound (``errno.EADDRINUSE`` when it is taken).
         """
         if self._server is not None:
             raise RuntimeError(
                 f"FakeOpenAI is already running at {self.url}; call stop() before start()"
             )
         self._stopping.clear()
-        server = make_server(
-            self._host, self._port, self._wsgi_app, threaded=True, request_handler=_RequestHandler
-        )
+        # The socket is bound here, not by werkzeug, which prints and exits the process when
+        # the port is taken: here that is an OSError for the caller to handle.
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as listening:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind((self._host, self._port))
+            listening.listen(128)
+            server = make_server(
+                self._host,
+                self._port,
+                self._wsgi_app,
+                threaded=True,
+                request_handler=_RequestHandler,
+                fd=listening.fileno(),  # werkzeug works on a duplicate of it
+            )
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
-            name=f"FakeOpenAI:{server.server_port}",
+            name=f"FakeOpenAI:{server.port}",
             daemon=True,
         )
         thread.start()
@@ -284,7 +327,14 @@ class FakeOpenAI:
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not running; call start() or use it in a with")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._server.server_port}/v1"
+        return f"http://{host}:{self._server.port}/v1"
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that point an SDK made with no arguments at this
+        server: ``OPENAI_BASE_URL`` and a dummy ``OPENAI_API_KEY`` (the server takes any)."""
+        from ._cassettes._fixtures import DUMMY_API_KEY
+
+        return {"OPENAI_BASE_URL": self.url, "OPENAI_API_KEY": DUMMY_API_KEY}
 
     # -- scripting and inspection -------------------------------------------------------
 
@@ -355,6 +405,21 @@ class FakeOpenAI:
         with self._lock:
             self._scripts.append(script)
 
+    def serves_model(self, model: str) -> bool:
+        """Whether an unscripted request for ``model`` is answered (else: a 404
+        ``model_not_found``, as from the real API).
+
+        Served: the models genai-prices knows for OpenAI (aliases and dated snapshots),
+        fine-tunes (``ft:...``), and the names given as ``FakeOpenAI(models=[...])``. A
+        scripted :meth:`reply` answers whatever the model.
+        """
+        return (
+            model in self._models
+            or model in MODEL_SNAPSHOTS
+            or model.startswith("ft:")
+            or is_known_model(model, "openai")
+        )
+
     def reset(self) -> None:
         """Forget scripted replies and received requests, and restart id generation."""
         with self._lock:
@@ -410,6 +475,14 @@ class FakeOpenAI:
             response.headers["content-encoding"] = "gzip"
             response.vary.add("accept-encoding")
         response.headers.update(script.headers)
+        model = received.json.get("model") if isinstance(received.json, dict) else None
+        _log.info(
+            "%s %s -> %s%s",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            f" (model={model})" if isinstance(model, str) else "",
+        )
         return response
 
     def _route(
@@ -433,6 +506,12 @@ class FakeOpenAI:
         if not isinstance(body.get("model"), str):
             raise _ApiError(
                 400, "You must provide a model parameter.", code="missing_required_parameter"
+            )
+        if script is _UNSCRIPTED and not self.serves_model(body["model"]):
+            raise _ApiError(
+                404,
+                f"The model `{body['model']}` does not exist or you do not have access to it.",
+                code="model_not_found",
             )
         reply = handler(body, script, ids)
         if isinstance(reply, dict):
@@ -891,3 +970,9 @@ _ENDPOINTS: Final[Mapping[str, _Endpoint]] = {
     "/v1/embeddings": _embeddings,
     "/v1/responses": _responses,
 }
+
+
+if __name__ == "__main__":  # python -m pytest_aiusage.fake_openai
+    from pytest_aiusage._serve import main
+
+    raise SystemExit(main())
