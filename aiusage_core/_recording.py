@@ -93,14 +93,15 @@ def emit(
     config = _settings.current or settings()
     ctx = context
     is_batch = ctx.batch if ctx is not None else False
-    if max(usage[1:]) > MAX_COUNT:  # only a server can send one: record_usage refuses it
-        usage = _over_limit(usage, model, provider, api)
-    if not (
-        model.isascii()
-        and (service_tier is None or service_tier.isascii())
-        and (request_id is None or request_id.isascii())
-    ):
-        model, service_tier, request_id = _safe_texts(model, service_tier, request_id)
+    if usage[0] != "manual":  # what a server sent (record_usage checked its arguments)
+        if max(usage[1:]) > MAX_COUNT:
+            usage = _over_limit(usage, model, provider, api)
+        if not (
+            model.isascii()
+            and (service_tier is None or service_tier.isascii())
+            and (request_id is None or request_id.isascii())
+        ):
+            model, service_tier, request_id = _safe_texts(model, service_tier, request_id)
     status, inputs, cached, cache_write, outputs, reasoning, input_audio, output_audio = usage
     if cost_usd is None and status != "missing":
         cost_usd = config.pricer.price_counts(
