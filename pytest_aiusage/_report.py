@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from aiusage_core import UsageTotals
 from aiusage_core._money import cost_column, cost_text, decimals
 
+from ._files import write_atomically
 from ._format import count, plural
 from ._results import NodeUsage, SessionUsage
 from ._spend import spend_lines
@@ -58,17 +59,20 @@ def summary_lines(
     warnings: Sequence[str] = (),
     stop_message: str | None = None,
     json_path: Path | None = None,
+    json_error: str | None = None,
 ) -> list[str]:
-    """The lines of the terminal section; none when the run made no AI call.
+    """The lines of the terminal section; none when the run made no AI call (and nothing
+    went wrong). ``json_error``: why the JSON report at ``json_path`` was not written.
 
     Every amount in the section has the same number of decimals; ``verbose`` adds, under
     each of the most expensive tests, what spent its money (operation and model)."""
-    if not usage.used_ai and not warnings and stop_message is None:
+    if not usage.used_ai and not warnings and stop_message is None and json_error is None:
         return []
     totals = usage.totals
     used = [t for t in usage.tests if t.calls]
     # Every (totals, label) row of the section, in order; a str is a heading line.
-    parts: list[str | Row | NodeUsage] = []
+    # Headings that show an amount are functions of the section's number of decimals.
+    parts: list[str | Row | NodeUsage | Callable[[int], str]] = []
     models = usage.by_model()
     if models:
         parts.append("by model:")
@@ -82,12 +86,22 @@ def summary_lines(
                 parts.append(test)
     fixture_totals = SessionUsage(fixtures=usage.fixtures).totals
     if usage.fixtures:
-        parts.append("wider-scoped fixtures (not counted in any test): {fixtures}")
+        parts.append(
+            lambda places: (
+                "wider-scoped fixtures (not counted in any test): "
+                f"{plural(fixture_totals.calls, 'call')}, {cost_text(fixture_totals, places)}"
+            )
+        )
         parts.extend(_fixture_rows(usage.fixtures))
     outside_totals = SessionUsage(outside=usage.outside).totals
     if usage.outside:
         verdict = "failing the test" if strict else "use --aiusage-strict to fail the test"
-        parts.append(f"outside any usage context: {{outside}} ({verdict})")
+        parts.append(
+            lambda places: (
+                f"outside any usage context: {plural(outside_totals.calls, 'call')}, "
+                f"{cost_text(outside_totals, places)} ({verdict})"
+            )
+        )
         parts.extend(
             (o.totals, f"during {o.nodeid}" if o.nodeid else "between tests") for o in usage.outside
         )
@@ -114,19 +128,16 @@ def summary_lines(
             lines.append(next(table))
         elif isinstance(part, NodeUsage):
             lines.extend(spend_lines(part.spend, indent="      ", places=places))
+        elif isinstance(part, str):
+            lines.append(part)
         else:
-            lines.append(
-                part.format(
-                    fixtures=f"{plural(fixture_totals.calls, 'call')}, "
-                    f"{cost_text(fixture_totals, places)}",
-                    outside=f"{plural(outside_totals.calls, 'call')}, "
-                    f"{cost_text(outside_totals, places)}",
-                )
-            )
+            lines.append(part(places))
     lines.extend(f"warning: {w}" for w in warnings)
     if stop_message is not None:
         lines.append(stop_message)
-    if json_path is not None:
+    if json_error is not None:
+        lines.append(f"error: {json_error}")
+    elif json_path is not None:
         lines.append(f"JSON report: {json_path}")
     return lines
 
@@ -143,6 +154,6 @@ def write_summary(
 
 
 def write_json(path: Path, usage: SessionUsage) -> None:
-    """Write the JSON report (``{"version": 1, "totals": ..., "tests": [...]}``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(usage.to_dict(), indent=2) + "\n", encoding="utf-8")
+    """Write the JSON report (``{"version": 1, "totals": ..., "tests": [...]}``), atomically:
+    a reader never sees half a report, and a failed write leaves the previous one."""
+    write_atomically(path, json.dumps(usage.to_dict(), indent=2) + "\n")
