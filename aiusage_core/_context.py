@@ -13,6 +13,7 @@ from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
 from ._limits import encodable
 from ._metadata import merge_metadata, validate_metadata
+from ._money import cost_text
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
 from ._sinks import Sink
 
@@ -343,7 +344,7 @@ class UsageContext:
         t = self.totals
         return (
             f"<UsageContext {'/'.join(self.path)!r} {state} calls={t.calls} "
-            f"tokens={t.total_tokens} cost_usd={t.cost_usd}>"
+            f"tokens={t.total_tokens} cost={cost_text(t)}>"
         )
 
 
