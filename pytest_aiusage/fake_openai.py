@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
+    "API_ORIGIN",
     "CREATED_AT",
     "DEFAULT_EMBEDDING_DIMENSIONS",
     "MODEL_SNAPSHOTS",
@@ -69,12 +71,16 @@ __all__ = [
     "NoUsage",
     "ReceivedRequest",
     "count_tokens",
+    "real_api_url",
 ]
 
 _log = logging.getLogger("aiusage.fake_openai")
 
 CREATED_AT: Final = 1_700_000_000
 """The fixed ``created`` / ``created_at`` timestamp of every object the server returns."""
+
+API_ORIGIN: Final = "https://api.openai.com"
+"""Where the real API the server stands in for answers (see :func:`real_api_url`)."""
 
 DEFAULT_EMBEDDING_DIMENSIONS: Final = 8
 """Length of embedding vectors when the request has no ``dimensions`` (small on purpose:
@@ -119,6 +125,20 @@ _REPLY_PRIMING: Final = 3
 _DEFAULT_REPLY: Final = "Hello from FakeOpenAI."
 _ECHO_LIMIT: Final = 80
 _POLL_INTERVAL: Final = 0.02
+
+
+def real_api_url(url: str, served_at: str) -> str:
+    """``url``, of a request sent to the server whose base URL is ``served_at``, as the same
+    request to the real API; any other URL unchanged::
+
+        >>> real_api_url("http://127.0.0.1:8000/v1/chat/completions", "http://127.0.0.1:8000/v1")
+        'https://api.openai.com/v1/chat/completions'
+    """
+    parts = urlsplit(served_at)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if not url.startswith(origin + "/"):
+        return url
+    return API_ORIGIN + url[len(origin) :]
 
 
 def count_tokens(text: str) -> int:
@@ -576,7 +596,11 @@ def _json_response(status: int, payload: Mapping[str, Any]) -> Response:
 
 
 def _dumps(payload: object) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # scripted lone surrogates: sent as JSON escapes, as servers do
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _sse_data(payload: object) -> bytes:
@@ -608,7 +632,7 @@ def _service_tier(body: Mapping[str, Any], script: _Script) -> str:
 
 
 def _system_fingerprint(model: str) -> str:
-    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+    return "fp_" + hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 def _texts(value: object) -> Iterator[str]:

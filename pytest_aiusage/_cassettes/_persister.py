@@ -1,18 +1,22 @@
-"""OpenAI-safe defaults for every pytest-recording cassette (imports vcrpy; imported only
-when a cassette is about to be used).
+"""Scrubbing for every pytest-recording cassette, OpenAI matching where a test asks for it
+(imports vcrpy; imported only when a cassette is about to be used).
 
 :func:`install` runs in the plugin's ``pytest_recording_configure`` hook, on the VCR that
 pytest-recording makes for each test's cassette, before your own implementations of that
-hook: it registers the matchers, sets the defaults of :func:`~._matchers.openai_vcr_config`
-(which your ``vcr_config`` fixture overrides key by key) and wraps the persister in a
-:class:`ScrubbingPersister`. The persister is what makes the guarantee hold whatever the
+hook. It leaves your configuration as you gave it: it registers the ``openai_*`` matchers
+(names only, used where a ``match_on`` names them), wraps the persister in a
+:class:`ScrubbingPersister`, and sets :data:`~._matchers.OPENAI_MATCH_ON` as the VCR's
+default ``match_on`` only for a test that opted in (:func:`~._state.wants_openai_matching`),
+below your ``vcr_config``. The persister is what makes the guarantee hold whatever the
 configuration says: it scrubs every cassette right before writing it, after vcrpy's and your
-own filters and hooks have run.
+own filters and hooks have run, so no filter of ours ever runs before a hook of yours.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import serialize
 
 from .._files import write_atomically
-from ._matchers import OPENAI_MATCHERS, openai_vcr_config
+from ._matchers import OPENAI_MATCH_ON, OPENAI_MATCHERS
 from ._scrub import Scrubber
 from ._state import CassetteState
 
@@ -79,9 +83,20 @@ class ScrubbingPersister:
         # Should a file have changed under us, at least the totals stay right.
         return segments if sum(n for _, n in segments) == total else [(main, total)]
 
+    def _relocate(self) -> Callable[[str], str] | None:
+        """Under ``--aiusage-record`` from the fake server: its URLs to the real API's, so
+        that the cassette is the same whatever the server's port, and replays under
+        vcrpy's default matching (scheme, host and port included) against the real API."""
+        served_at = self._state.recording_from
+        if served_at is None:
+            return None
+        from ..fake_openai import real_api_url
+
+        return functools.partial(real_api_url, served_at=served_at)
+
     def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
         """Scrub ``cassette_dict`` and write it."""
-        scrubber = Scrubber(self._state.secrets())
+        scrubber = Scrubber(self._state.secrets(), relocate=self._relocate())
         clean = scrubber.cassette(cassette_dict)
         if not _writes_files(self.inner):
             self.inner.save_cassette(cassette_path, clean, serializer=serializer)
@@ -89,12 +104,13 @@ class ScrubbingPersister:
         write_atomically(Path(cassette_path), scrubber.text(serialize(clean, serializer)))
 
 
-def install(vcr: Any, state: CassetteState) -> None:
-    """Give pytest-recording's ``vcr`` our matchers, defaults and scrubbing persister."""
+def install(vcr: Any, state: CassetteState, *, openai_matching: bool) -> None:
+    """Give pytest-recording's ``vcr`` our matchers and scrubbing persister, and, with
+    ``openai_matching``, :data:`~._matchers.OPENAI_MATCH_ON` as its default ``match_on``."""
     for name, matcher in OPENAI_MATCHERS.items():
         vcr.register_matcher(name, matcher)
-    for name, value in openai_vcr_config().items():
-        setattr(vcr, name, value)
+    if openai_matching:
+        vcr.match_on = OPENAI_MATCH_ON
     if not isinstance(vcr.persister, ScrubbingPersister):
         vcr.register_persister(ScrubbingPersister(vcr.persister, state))
 

@@ -8,7 +8,9 @@ given on the same command line (``rewrite``: record every cassette again). Unles
 it at that server through the environment (``FakeOpenAI.environment()``: ``OPENAI_BASE_URL``
 and a dummy key). So the plugin's client fixtures, and the clients your own code makes with
 no arguments, record from the fake server with no key and no cost; with a key, they record
-from the live API.
+from the live API. Requests recorded from the fake server are written as sent to the real
+API (``https://api.openai.com/v1/...``): the cassettes do not depend on the server's port,
+and replay under any matching.
 
 The environment is set on the process that starts the run (the xdist controller, whose
 workers inherit it) and restored when the run ends.
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 import pytest
+
+from ._state import cassette_state
 
 if TYPE_CHECKING:
     from ..fake_openai import FakeOpenAI
@@ -36,6 +40,8 @@ HELP_RECORD = (
 _DEFAULT_MODE: Final = "once"
 
 _RECORDING = pytest.StashKey["Recording"]()
+_SERVER_VARIABLE: Final = "AIUSAGE_RECORDING_SERVER"
+"""Tells xdist workers the base URL of the controller's fake server."""
 
 
 @dataclass
@@ -68,7 +74,9 @@ def start_recording(config: pytest.Config) -> None:
             raise pytest.UsageError("--aiusage-record records: it cannot run --record-mode=none")
     config.option.record_mode = mode
     if hasattr(config, "workerinput"):
-        return  # an xdist worker: the controller set the environment it inherited
+        # An xdist worker: the controller set the environment it inherited.
+        cassette_state(config).recording_from = os.environ.get(_SERVER_VARIABLE) or None
+        return
     if os.environ.get("OPENAI_API_KEY", "").strip():
         recording = Recording(mode, "the live OpenAI API (OPENAI_API_KEY is set)")
     else:
@@ -76,9 +84,10 @@ def start_recording(config: pytest.Config) -> None:
 
         server = FakeOpenAI().start()
         recording = Recording(mode, f"the fake OpenAI server at {server.url}", server)
-        for name, value in server.environment().items():
+        for name, value in {**server.environment(), _SERVER_VARIABLE: server.url}.items():
             recording._saved_environment[name] = os.environ.get(name)
             os.environ[name] = value
+        cassette_state(config).recording_from = server.url
     config.stash[_RECORDING] = recording
 
 
