@@ -7,16 +7,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from ._config import Settings, on_change, settings
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
 from ._metadata import merge_metadata, validate_metadata
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
 from ._sinks import Sink
-
-if TYPE_CHECKING:
-    from ._config import Settings
 
 __all__ = [
     "UsageContext",
@@ -54,6 +52,9 @@ _epoch = _Epoch()
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
+
+
+on_change(before_configure=flush, before_restore=settle, after_change=invalidate_metadata_caches)
 
 
 _NEW, _OPEN, _CLOSED = 0, 1, 2
@@ -231,8 +232,6 @@ class UsageContext:
         return MappingProxyType(self._own)
 
     def _compute_merged(self) -> Mapping[str, Any]:
-        from ._config import settings
-
         epoch = _epoch.value
         if self.parent is not None:
             base: Mapping[str, Any] = self.parent.metadata

@@ -23,9 +23,10 @@ from typing import Any
 from openai import APIStatusError
 
 from .._context import UsageContext
+from .._counts import MISSING, Usage
 from .._delivery import defer
 from .._recording import emit
-from .._records import MISSING, ErrorInfo, Usage
+from .._records import ErrorInfo
 from ._extract import Api, extract
 
 __all__ = ["PendingCall", "Started", "UnfinishedCall", "record_response"]
