@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._config import Settings, on_change, settings
 from ._delivery import _later, _outbox, enqueue, flush, settle
