@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._counts import COUNT_NAMES, MISSING, TokenCounts, Usage, UsageStatus
+from ._limits import safe_text
 
 __all__ = [
     "MISSING",
@@ -73,7 +74,10 @@ class ErrorInfo:
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
         """Describe ``exc``."""
-        return cls(type=type(exc).__name__, message=str(exc))
+        message = str(exc)
+        if not message.isascii():  # an exception's text is not ours to refuse: make it safe
+            message = safe_text(message)
+        return cls(type=type(exc).__name__, message=message)
 
     @classmethod
     def coerce(cls, error: BaseException | str | ErrorInfo | None) -> ErrorInfo | None:
