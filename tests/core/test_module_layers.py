@@ -36,6 +36,7 @@ def test_the_settings_module_is_a_leaf_nothing_it_imports_imports_it() -> None:
     assert imported <= {
         "_counts",
         "_errors",
+        "_limits",
         "_metadata",
         "_pricing",
         "_records",
