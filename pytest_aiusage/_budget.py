@@ -9,15 +9,15 @@ own ``@pytest.mark.ai_budget``, then its class's, then its module's, then
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from aiusage_core import ConfigurationError, UsageTotals
+from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
 
-from ._format import calls_summary, count, money, plural
+from ._format import by_model, calls_summary, count, money, plural
 
 if TYPE_CHECKING:
     import pytest
@@ -33,6 +33,7 @@ __all__ = [
     "parse_spec",
     "parse_usd",
     "parse_whole",
+    "unknown_costs",
 ]
 
 LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
@@ -261,41 +262,70 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
 
 
 _UNPRICED_HINT = (
-    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...), "
-    "or pass --aiusage-unpriced=warn or ignore"
+    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...)"
 )
+_POLICY_HINT = "or pass --aiusage-unpriced=warn or ignore"
+_NOT_REPORTED_HINT = (
+    "the response carried no usage: a stream reports it only when asked, so wrap the client "
+    "with wrap_openai(client, stream_usage=True) or pass "
+    'stream_options={"include_usage": True}, and read the stream to its end'
+)
+
+
+def unknown_costs(records: Sequence[UsageRecord]) -> list[tuple[int, str, str]]:
+    """Why some of ``records`` have no cost, as ``(calls, what, what to do)``: calls whose
+    usage was not reported (a stream without its usage chunk), then calls without a known
+    price. Empty when every record is priced."""
+    not_reported = unpriced = 0
+    for record in records:
+        if record.cost_usd is None:
+            if record.usage_status == "missing":
+                not_reported += 1
+            else:
+                unpriced += 1
+    found = []
+    if not_reported:
+        found.append((not_reported, "whose usage was not reported", _NOT_REPORTED_HINT))
+    if unpriced:
+        found.append((unpriced, "without a known price", _UNPRICED_HINT))
+    return found
 
 
 def check_budget(
     resolved: ResolvedBudget,
     totals: UsageTotals,
-    models: Callable[[], Mapping[str, UsageTotals]],
+    records: Callable[[], Sequence[UsageRecord]],
     unpriced: str,
 ) -> tuple[str | None, str | None]:
     """Check a test's usage: ``(failure message or None, warning or None)``.
 
-    ``models`` gives the calls by model; it is only called when there is something to say.
-    ``unpriced`` is the policy for unpriced calls under a usd limit (fail, warn, ignore).
+    ``records`` gives the test's records; it is only called when there is something to say.
+    ``unpriced`` is the policy for calls without a cost under a usd limit (fail, warn,
+    ignore), whether their usage was not reported or their model has no known price.
     """
     budget = resolved.budget
     over = budget.violations(totals)
     unverifiable = budget.usd is not None and totals.unpriced_calls > 0 and unpriced != "ignore"
     if not over and not unverifiable:
         return None, None
-    calls = calls_summary(models())
+    made = records()
+    calls = calls_summary(by_model(made))
     lines = []
     if over:
         lines.append(f"AI budget exceeded: {', '.join(over)} ({calls})")
-    warning = None
+    warnings = []
     if unverifiable:
-        unpriced_text = (
-            f"AI budget cannot be verified: {plural(totals.unpriced_calls, 'call')} without a "
-            f"known price under a cost limit of {money(budget.usd or Decimal(0))} ({calls})"
-        )
-        if unpriced == "fail":
-            lines.append(f"{unpriced_text}; {_UNPRICED_HINT}")
-        else:
-            warning = unpriced_text
+        limit = money(budget.usd or Decimal(0))
+        for n, what, hint in unknown_costs(made):
+            text = (
+                f"AI budget cannot be verified: {plural(n, 'call')} {what} under a cost limit "
+                f"of {limit} ({calls})"
+            )
+            if unpriced == "fail":
+                lines.append(f"{text}; {hint}, {_POLICY_HINT}")
+            else:
+                warnings.append(text)
+    warning = "; ".join(warnings) or None
     if not lines:
         return None, warning
     lines.append(f"budget: {budget} ({resolved.describe_sources()})")

@@ -224,7 +224,7 @@ class SessionState:
         resolved = item.stash.get(BUDGET, None)
         if totals.calls and resolved is not None:
             failure, warning = check_budget(
-                resolved, totals, lambda: by_model(context.records), self.options.unpriced
+                resolved, totals, lambda: context.records, self.options.unpriced
             )
             if failure and "budget" not in flagged:
                 flagged.add("budget")
