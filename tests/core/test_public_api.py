@@ -19,6 +19,8 @@ DESIGN_NAMES = {
     "UsageTotals",
     "Sink",
     "MemorySink",
+    "Budget",
+    "BudgetExceededError",
 }
 
 
