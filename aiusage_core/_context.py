@@ -9,16 +9,16 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._budget import Budget, BudgetStatus
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
 from ._metadata import merge_metadata, validate_metadata
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
+from ._reservations import BudgetState, charge
 from ._sinks import Sink
 
 if TYPE_CHECKING:
-    from ._budget import Budget, BudgetStatus
     from ._config import Settings
-    from ._reservations import BudgetState
 
 __all__ = [
     "UsageContext",
@@ -122,9 +122,6 @@ class UsageContext:
     def _give_budget(self, budget: Budget) -> None:
         """Put ``budget`` on this context (before it is entered, or by the pytest plugin
         before anything runs below it)."""
-        from ._budget import Budget
-        from ._reservations import BudgetState
-
         if not isinstance(budget, Budget):
             raise ContextError(
                 f"budget must be an aiusage_core.Budget, not {type(budget).__name__} "
@@ -323,8 +320,6 @@ class UsageContext:
         """A read-only view of the budget given to this context (what is spent, reserved
         and left), or ``None`` when it was given none. Budgets of enclosing contexts apply
         to its calls too; read them on those contexts."""
-        from ._budget import BudgetStatus
-
         return None if self._budget is None else BudgetStatus(self._budget)
 
     @property
@@ -477,7 +472,5 @@ def attribute(record: UsageRecord, context: UsageContext | None, config: Setting
                 sinks = (*sinks, *(s for s in node._sinks if s not in sinks))
             node = node.parent
     if context is not None and context._budgets:
-        from ._reservations import charge
-
         charge(context._budgets, record)
     enqueue(record, sinks, config.flush_every)
