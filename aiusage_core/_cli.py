@@ -19,6 +19,7 @@ from typing import IO, Any
 from . import __version__
 from ._errors import AIUsageError
 from ._ledger import Ledger, LedgerReport
+from ._money import cost_of, usd_column
 from ._records import UsageTotals
 from ._sqlite import COLUMNS
 
@@ -208,17 +209,9 @@ def _money(value: Any) -> str:
 
 
 def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
-    return {
-        "calls": totals.calls,
-        "input_tokens": totals.input_tokens,
-        "cached_input_tokens": totals.cached_input_tokens,
-        "output_tokens": totals.output_tokens,
-        "reasoning_tokens": totals.reasoning_tokens,
-        "total_tokens": totals.total_tokens,
-        "cost_usd": _money(totals.cost_usd),
-        "unpriced_calls": totals.unpriced_calls,
-        "errors": totals.errors,
-    }
+    data = totals.to_dict()
+    data["cost_usd"] = _money(totals.cost_usd)
+    return data
 
 
 def _cell(value: Any) -> str:
@@ -235,15 +228,12 @@ def _render_table(report: LedgerReport) -> str:
     if unpriced:
         header.append("unpriced_calls")
 
-    # Same number of decimals in every row, so the column lines up (adding zeros is exact).
-    places = max(
-        -min(int(t.cost_usd.as_tuple().exponent), 0)
-        for t in [report.totals, *(g.totals for g in report.groups)]
-    )
+    # One money column: the same decimals in every row, aligned on the point.
+    every = [*(g.totals for g in report.groups), report.totals]
+    costs = iter(usd_column([cost_of(t) for t in every]))
 
     def figures(t: UsageTotals) -> list[str]:
-        cost = format(t.cost_usd, f".{places}f")
-        row = [f"{t.calls:,}", f"{t.input_tokens:,}", f"{t.output_tokens:,}", cost]
+        row = [f"{t.calls:,}", f"{t.input_tokens:,}", f"{t.output_tokens:,}", next(costs)]
         if unpriced:
             row.append(f"{t.unpriced_calls:,}")
         return row

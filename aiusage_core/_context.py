@@ -7,18 +7,18 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ._budget import Budget, BudgetStatus
+from ._config import Settings, on_change, settings
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
+from ._limits import encodable
 from ._metadata import merge_metadata, validate_metadata
+from ._money import cost_text
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
 from ._reservations import BudgetState, charge
 from ._sinks import Sink
-
-if TYPE_CHECKING:
-    from ._config import Settings
 
 __all__ = [
     "UsageContext",
@@ -56,6 +56,9 @@ _epoch = _Epoch()
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
+
+
+on_change(before_configure=flush, before_restore=settle, after_change=invalidate_metadata_caches)
 
 
 _NEW, _OPEN, _CLOSED = 0, 1, 2
@@ -109,6 +112,11 @@ class UsageContext:
     ) -> None:
         if not isinstance(operation_type, str) or not operation_type:
             raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
+        if not encodable(operation_type):
+            raise ContextError(
+                f"operation_type {operation_type!r} holds a lone surrogate and cannot be "
+                "encoded as UTF-8"
+            )
         self.operation_type = operation_type
         if metadata:
             self._own = validate_metadata(metadata, f"context {operation_type!r}")
@@ -264,8 +272,6 @@ class UsageContext:
         return MappingProxyType(self._own)
 
     def _compute_merged(self) -> Mapping[str, Any]:
-        from ._config import settings
-
         epoch = _epoch.value
         if self.parent is not None:
             base: Mapping[str, Any] = self.parent.metadata
@@ -332,7 +338,7 @@ class UsageContext:
         t = self.totals
         return (
             f"<UsageContext {'/'.join(self.path)!r} {state} calls={t.calls} "
-            f"tokens={t.total_tokens} cost_usd={t.cost_usd}>"
+            f"tokens={t.total_tokens} cost={cost_text(t)}>"
         )
 
 
@@ -412,6 +418,7 @@ def ai_usage_context(
         or budget is not None
         or type(operation_type) is not str
         or not operation_type
+        or not operation_type.isascii()  # __init__ checks it can be encoded
     ):
         return UsageContext(operation_type, metadata, sinks=sinks, budget=budget)
     # The common case, built without a call to __init__ (whose other branches it would skip

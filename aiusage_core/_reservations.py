@@ -30,9 +30,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._budget import LIMITS, Budget, BudgetAmounts
+from ._counts import COUNT_NAMES, ENCLOSING, Usage, make_usage
 from ._delivery import _later, settle
 from ._errors import BudgetExceededError
 from ._estimate import CallEstimate
+from ._money import usd as _usd
 from ._pricing import context_window
 from ._records import money_add, money_multiply
 
@@ -49,13 +51,6 @@ logger = logging.getLogger("aiusage")
 _lock = threading.Lock()
 
 _ZERO = Decimal(0)
-
-
-def _usd(amount: Decimal) -> str:
-    text = format(amount, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"${text}"
 
 
 class BudgetState:
@@ -153,17 +148,24 @@ class _Worst:
         return "; ".join(parts)
 
 
+def _worst_cases(inputs: int, outputs: int) -> list[Usage]:
+    """The counts to price for the worst case: all input and output plain first, then all of
+    it of each kind the vocabulary prices apart (cache writes, 1h cache writes, audio, ...)."""
+    totals = {"input_tokens": inputs, "output_tokens": outputs}
+    cases = [make_usage("reported", totals)]
+    for name in COUNT_NAMES:
+        chain = ENCLOSING[name]
+        if chain and chain[-1] in totals:
+            whole = totals[chain[-1]]
+            cases.append(
+                make_usage("reported", {**totals, name: whole, **dict.fromkeys(chain, whole)})
+            )
+    return cases
+
+
 _REFERENCE = 10_000_000
 """Token counts the worst rates are measured at: more than any context window, so a price
 that grows with the prompt's length (genai-prices' tiered prices) is measured at its top."""
-
-_VARIANTS = (
-    # (cache-write, input audio, output audio) as fractions of the counts: all input plain,
-    # all input written to the cache, all input and output audio.
-    (0, 0, 0),
-    (1, 0, 0),
-    (0, 1, 1),
-)
 
 _WorstRate = tuple[Decimal, Decimal, Decimal] | None
 """Per request, per input token, per output token: the dearest of every variant."""
@@ -180,9 +182,9 @@ class _WorstRates:
         self.lock = threading.Lock()
         self.pricer: object = None
         self.until = 0.0
-        self.rates: dict[tuple[str, str, str | None, bool], _WorstRate] = {}
+        self.rates: dict[tuple[str, str, str, str | None, bool], _WorstRate] = {}
 
-    def get(self, provider: str, model: str, tier: str | None, batch: bool) -> _WorstRate:
+    def get(self, provider: str, model: str, api: str, tier: str | None, batch: bool) -> _WorstRate:
         from ._config import _holder, settings
 
         pricer = (_holder.current or settings()).pricer
@@ -192,52 +194,46 @@ class _WorstRates:
                 self.rates = {}
                 self.pricer = pricer
                 self.until = (now // 86_400 + 1) * 86_400
-        key = (provider, model, tier, batch)
+        key = (provider, model, api, tier, batch)
         try:
             return self.rates[key]
         except KeyError:
             pass
-        rate = _measure(pricer.price_counts, provider, model, tier, batch)
+        rate = _measure(pricer.price_usage, provider, model, api, tier, batch)
         self.rates[key] = rate
         return rate
 
 
 def _measure(
-    price: Callable[..., Decimal | None], provider: str, model: str, tier: str | None, batch: bool
+    price: Callable[[str, str, str, str | None, bool, Usage], Decimal | None],
+    provider: str,
+    model: str,
+    api: str,
+    tier: str | None,
+    batch: bool,
 ) -> _WorstRate:
-    """The dearest rates of the variants of a model's prices, or ``None`` when unpriced.
+    """The dearest rates of the ways a model's calls are priced, or ``None`` when unpriced.
 
     ``base + per_input * inputs + per_output * outputs`` bounds the cost of any call of up
-    to ``_REFERENCE`` tokens of each: a price linear in the counts is met exactly (for the
-    dearest variant), and one that grows with the prompt's length (tiered) is measured at
-    its top tier, output included.
+    to ``_REFERENCE`` tokens of each, whatever kinds its tokens turn out to be (see
+    :func:`_worst_cases`): a price linear in the counts is met exactly (for the dearest
+    kind), and one that grows with the prompt's length (tiered) is measured at its top tier,
+    output included.
     """
     r = _REFERENCE
-    base = per_input = per_output = _ZERO
-    for write, audio_in, audio_out in _VARIANTS:
-        at_zero = price(model, provider, "chat", tier, batch, 0, 0, 0, 0, 0, 0, 0)
-        at_input = price(
-            model, provider, "chat", tier, batch, r, 0, write * r, 0, 0, audio_in * r, 0
-        )
-        at_both = price(
-            model,
-            provider,
-            "chat",
-            tier,
-            batch,
-            r,
-            0,
-            write * r,
-            r,
-            0,
-            audio_in * r,
-            audio_out * r,
-        )
-        if at_zero is None or at_input is None or at_both is None:
-            if not (write or audio_in):
-                return None  # the model has no price
+    at_zero = price(model, provider, api, tier, batch, make_usage("reported", {}))
+    if at_zero is None:
+        return None  # the model has no price
+    base = at_zero
+    per_input = per_output = _ZERO
+    inputs_only, both = _worst_cases(r, 0), _worst_cases(r, r)
+    for index, (case_in, case_both) in enumerate(zip(inputs_only, both, strict=True)):
+        at_input = price(model, provider, api, tier, batch, case_in)
+        at_both = price(model, provider, api, tier, batch, case_both)
+        if at_input is None or at_both is None:
+            if index == 0:
+                return None
             continue
-        base = max(base, at_zero)
         per_input = max(per_input, (at_input - at_zero) / r)
         per_output = max(per_output, (at_both - at_input) / r)
     return base, per_input, per_output
@@ -255,7 +251,7 @@ def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> De
         (None,) if estimate.service_tier is None else (None, estimate.service_tier)
     )
     for tier in tiers:
-        rate = _worst_rates.get(estimate.provider, estimate.model, tier, batch)
+        rate = _worst_rates.get(estimate.provider, estimate.model, estimate.api, tier, batch)
         if rate is None:
             if tier is None:
                 return None
