@@ -27,6 +27,7 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._context import UsageContext
@@ -224,12 +225,15 @@ class PendingCall:
         error: ErrorInfo | None = None
         model: str | None = None
         service_tier: str | None = None
+        cost: Decimal | None = None
         if self.final is not None:
             usage, model, service_tier, failure = start.adapter.read(start.api, self.final)
             if failure is not None:
                 error = ErrorInfo("ResponseFailed", failure)
+        elif exc is None:
+            usage = MISSING
         else:
-            usage = MISSING if exc is None else start.adapter.failure_usage(exc)
+            usage, cost = start.adapter.failure(exc)
         if exc is not None:
             error = ErrorInfo.from_exception(exc)
             request_id = getattr(exc, "request_id", None)
@@ -248,6 +252,7 @@ class PendingCall:
             error,
             start.client_metadata,
             start.call_metadata,
+            cost,
         )
 
     def left(self) -> None:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from aiusage_core import Budget as CoreBudget
 from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
 from aiusage_core._money import decimals, usd, usd_each
 from aiusage_core._records import TotalsAccumulator
@@ -26,20 +27,27 @@ if TYPE_CHECKING:
     import pytest
 
 __all__ = [
+    "HARD",
     "LIMITS",
     "Budget",
     "Limits",
     "ResolvedBudget",
     "check_budget",
+    "marker_hard",
     "marker_layers",
     "parse_limits",
     "parse_spec",
     "parse_usd",
     "parse_whole",
+    "unknown_costs",
 ]
 
 LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
 """The limits a budget can set, in the order messages list them."""
+
+HARD = "hard"
+"""The ``ai_budget`` argument that makes the test's budget refuse calls before they are sent
+(an ``aiusage_core.Budget`` on the test's context) instead of failing the test afterwards."""
 
 Limits = Mapping[str, "Decimal | int | None"]
 """Limits given at one level (marker, command line, ini): a limit absent is not set there;
@@ -229,6 +237,12 @@ class ResolvedBudget:
 
     budget: Budget
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hard: bool = False
+    """Whether calls that would go over the budget are refused before they are sent."""
+
+    def core_budget(self) -> CoreBudget:
+        """The hard budget to put on the test's usage context."""
+        return CoreBudget(**{name: getattr(self.budget, name) for name in LIMITS})
 
     @classmethod
     def of_layers(cls, layers: list[tuple[str, Limits]]) -> ResolvedBudget:
@@ -279,20 +293,59 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
                 name="args",
                 value=mark.args,
             )
-        if not mark.kwargs:
+        limits = {name: value for name, value in mark.kwargs.items() if name != HARD}
+        if not limits and HARD not in mark.kwargs:
             raise ConfigurationError(
                 f"{where}: sets no limit; give at least one of {', '.join(LIMITS)}",
                 name="kwargs",
                 value={},
             )
-        layers.append((source, parse_limits(mark.kwargs, where)))
+        hard = mark.kwargs.get(HARD, False)
+        if not isinstance(hard, bool):
+            raise ConfigurationError(
+                f"{where}: hard={hard!r} must be True or False", name=HARD, value=hard
+            )
+        if limits:
+            layers.append((source, parse_limits(limits, where)))
     return layers
 
 
+def marker_hard(item: pytest.Item) -> tuple[bool, str] | None:
+    """``hard=`` of the nearest ``ai_budget`` marker that gives it, and where, or ``None``."""
+    for node, mark in item.iter_markers_with_node("ai_budget"):
+        if HARD in mark.kwargs:
+            return bool(mark.kwargs[HARD]), f"@pytest.mark.ai_budget on {node.nodeid}"
+    return None
+
+
 _UNPRICED_HINT = (
-    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...), "
-    "or pass --aiusage-unpriced=warn or ignore"
+    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...)"
 )
+_POLICY_HINT = "or pass --aiusage-unpriced=warn or ignore"
+_NOT_REPORTED_HINT = (
+    "the response carried no usage: a stream reports it only when asked, so wrap the client "
+    "with wrap_openai(client, stream_usage=True) or pass "
+    'stream_options={"include_usage": True}, and read the stream to its end'
+)
+
+
+def unknown_costs(records: Sequence[UsageRecord]) -> list[tuple[int, str, str]]:
+    """Why some of ``records`` have no cost, as ``(calls, what, what to do)``: calls whose
+    usage was not reported (a stream without its usage chunk), then calls without a known
+    price. Empty when every record is priced."""
+    not_reported = unpriced = 0
+    for record in records:
+        if record.cost_usd is None:
+            if record.usage_status == "missing":
+                not_reported += 1
+            else:
+                unpriced += 1
+    found = []
+    if not_reported:
+        found.append((not_reported, "whose usage was not reported", _NOT_REPORTED_HINT))
+    if unpriced:
+        found.append((unpriced, "without a known price", _UNPRICED_HINT))
+    return found
 
 
 def spent_lines(budget: Budget, records: Sequence[UsageRecord], over: bool = True) -> list[str]:
@@ -336,7 +389,8 @@ def check_budget(
     """Check a test's usage: ``(failure message or None, warning or None)``.
 
     ``records`` gives the test's calls; it is only called when there is something to say.
-    ``unpriced`` is the policy for unpriced calls under a usd limit (fail, warn, ignore).
+    ``unpriced`` is the policy for calls without a cost under a usd limit (fail, warn,
+    ignore), whether their usage was not reported or their model has no known price.
     """
     budget = resolved.budget
     over = budget.violations(totals)
@@ -347,17 +401,19 @@ def check_budget(
     lines = []
     if over:
         lines.append(f"AI budget exceeded: {', '.join(over)}")
-    warning = None
+    warnings = []
     if unverifiable:
-        unpriced_text = (
-            f"AI budget cannot be verified: {plural(totals.unpriced_calls, 'call')} without a "
-            f"known price under a cost limit of {usd(budget.usd)} "
-            f"({calls_summary(by_model(recs))})"
-        )
-        if unpriced == "fail":
-            lines.append(f"{unpriced_text}; {_UNPRICED_HINT}")
-        else:
-            warning = unpriced_text
+        calls = calls_summary(by_model(recs))
+        for n, what, hint in unknown_costs(recs):
+            text = (
+                f"AI budget cannot be verified: {plural(n, 'call')} {what} under a cost limit "
+                f"of {usd(budget.usd)} ({calls})"
+            )
+            if unpriced == "fail":
+                lines.append(f"{text}; {hint}, {_POLICY_HINT}")
+            else:
+                warnings.append(text)
+    warning = "; ".join(warnings) or None
     if not lines:
         return None, warning
     lines.extend(spent_lines(budget, recs, over=bool(over)))

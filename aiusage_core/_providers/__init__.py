@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._counts import Usage
@@ -122,7 +123,10 @@ class Provider(Protocol):
         """How to read the items of a stream of ``api``."""
         ...
 
-    def failure_usage(self, exc: BaseException) -> Usage:
-        """The usage of a call that ended with ``exc``: zero tokens (priced) for an HTTP
-        error status, which did no billable work; ``missing`` for anything else."""
+    def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
+        """The usage and cost of a call that ended with ``exc`` before any usage was read:
+        zero tokens (priced: $0 for a known model) for an HTTP error status, which did no
+        billable work; zero tokens at ``Decimal(0)`` for a request that never left the
+        process; ``missing`` usage (cost ``None``) for anything else, which may have been
+        billed."""
         ...

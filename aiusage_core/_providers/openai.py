@@ -12,10 +12,11 @@ priced under their own provider id.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import openai
-from openai import APIStatusError, AsyncStream, Stream
+from openai import APIConnectionError, APIStatusError, AsyncStream, Stream
 from openai._legacy_response import LegacyAPIResponse
 from openai._response import BaseAPIResponse
 from openai.lib.azure import AsyncAzureOpenAI
@@ -28,6 +29,7 @@ from .._openai._estimate import estimate_request
 from .._openai._extract import extract
 from .._openai._request import caller_metadata, edit_request
 from .._pricing import provider_for_url
+from .._sdk._failures import never_sent
 from .._tracking import TrackingOptions
 from . import Prepared, Read, SdkTypes, StreamReader
 
@@ -42,6 +44,7 @@ ENDPOINTS: Mapping[str, str] = {
 
 _AZURE = (openai.AzureOpenAI, AsyncAzureOpenAI)
 _NO_TOKENS = Usage("reported")
+_NOTHING_BILLED = Decimal(0)
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _new_tuple = tuple.__new__
 _PROVIDER_KEY = "_aiusage_provider"  # (base URL object, provider) cached on the client
@@ -52,11 +55,17 @@ def _chat_item(call: PendingCall, chunk: Any) -> bool:
         call.final = chunk
         # The usage-only chunk we asked for (stream_usage=True); the caller did not.
         return call.start.hide_usage_item and not getattr(chunk, "choices", None)
+    if call.final is None:
+        # Every chunk names the model and tier that serve the call: a stream that never
+        # reports usage is still filed under them (the usage chunk replaces it).
+        call.final = chunk
     return False
 
 
 def _response_event(call: PendingCall, event: Any) -> bool:
-    if getattr(event, "type", None) in _FINAL_EVENTS:
+    kind = getattr(event, "type", None)
+    if kind in _FINAL_EVENTS or (kind == "response.created" and call.final is None):
+        # ``response.created`` names the model and tier before any usage exists.
         call.final = getattr(event, "response", None)
     return False
 
@@ -111,11 +120,17 @@ class OpenAIAdapter:
     def stream_reader(self, api: str) -> StreamReader:
         return _chat_item if api == "chat" else _response_event
 
-    def failure_usage(self, exc: BaseException) -> Usage:
-        # An HTTP error status means the API did no billable work: zero tokens, priced (so $0
-        # for a known model, unpriced for an unknown one). Anything else (connection dropped,
-        # timeout, a stream broken midway, cancellation) may have been billed: missing.
-        return _NO_TOKENS if isinstance(exc, APIStatusError) else MISSING
+    def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
+        if isinstance(exc, APIStatusError):
+            # An HTTP error status: the API did no billable work. Zero tokens, priced ($0 for
+            # a known model; an unknown model stays unpriced, never a made-up $0).
+            return _NO_TOKENS, None
+        if never_sent(exc, APIConnectionError):
+            # Nothing reached the API, whatever the model: a failed call, not unpriced spend.
+            return _NO_TOKENS, _NOTHING_BILLED
+        # Dropped or timed out after sending, broken midway, cancelled: it may have been
+        # processed and billed.
+        return MISSING, None
 
 
 OPENAI = OpenAIAdapter()
