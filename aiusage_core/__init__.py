@@ -52,6 +52,7 @@ from ._openai import (
 )
 from ._otel import OTelSink
 from ._partial import PartialFailureTracker, partial_failure_context
+from ._postgres import PostgresSink
 from ._pricing import CustomPrice, PriceQuery, PriceResolver
 from ._propagation import ContextThreadPoolExecutor, propagate
 from ._recording import record_usage
@@ -81,6 +82,7 @@ __all__ = [
     "MetadataError",
     "OTelSink",
     "PartialFailureTracker",
+    "PostgresSink",
     "PriceQuery",
     "PriceResolver",
     "PropagationReport",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,9 +56,15 @@ def _default_settings() -> Settings:
     ledger = os.environ.get("AIUSAGE_LEDGER", "").strip()
     if not ledger:
         return Settings()
-    from ._sqlite import SQLiteSink
+    from ._ledger import ledger_sink
 
-    return Settings(sinks=(SQLiteSink(ledger),))
+    try:
+        sink = ledger_sink(ledger)
+    except ConfigurationError as exc:
+        # Settings are read on the first record: raising here would break the program.
+        logging.getLogger("aiusage").error("aiusage: AIUSAGE_LEDGER is not used: %s", exc)
+        return Settings()
+    return Settings(sinks=(sink,))
 
 
 class _Holder:
