@@ -17,6 +17,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._budget import Budget, BudgetAmounts, BudgetStatus
 from ._checks import (
     PropagationReport,
     PropagationResult,
@@ -67,7 +68,10 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AIUsageError",
+    "Budget",
+    "BudgetAmounts",
     "BudgetExceededError",
+    "BudgetStatus",
     "ConfigurationError",
     "ContextError",
     "ContextThreadPoolExecutor",

@@ -16,7 +16,9 @@ from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, fr
 from ._sinks import Sink
 
 if TYPE_CHECKING:
+    from ._budget import Budget, BudgetStatus
     from ._config import Settings
+    from ._reservations import BudgetState
 
 __all__ = [
     "UsageContext",
@@ -88,6 +90,10 @@ class UsageContext:
     _merged_epoch: int = -1
     _state: int = 0  # _NEW
     _path: tuple[str, ...] | None = None  # cached by the path property once entered
+    _budget: BudgetState | None = None  # this context's own budget, if it was given one
+    # The budgets of this context and its ancestors, outermost first: what a call below it
+    # reserves on. Empty (the class default) for most contexts, so calls check it cheaply.
+    _budgets: tuple[BudgetState, ...] = ()
 
     operation_type: str
     """What kind of work this is, e.g. ``"receipt_batch"``."""
@@ -99,6 +105,7 @@ class UsageContext:
         *,
         sinks: Iterable[Sink] | None = None,
         batch: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         if not isinstance(operation_type, str) or not operation_type:
             raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
@@ -109,6 +116,25 @@ class UsageContext:
             self._sinks = tuple(sinks)
         if batch:
             self.batch = True
+        if budget is not None:
+            self._give_budget(budget)
+
+    def _give_budget(self, budget: Budget) -> None:
+        """Put ``budget`` on this context (before it is entered, or by the pytest plugin
+        before anything runs below it)."""
+        from ._budget import Budget
+        from ._reservations import BudgetState
+
+        if not isinstance(budget, Budget):
+            raise ContextError(
+                f"budget must be an aiusage_core.Budget, not {type(budget).__name__} "
+                f"({budget!r:.80})"
+            )
+        if self._budget is not None:
+            raise ContextError(f"usage context {self.operation_type!r} has a budget already")
+        state = BudgetState(budget, self)
+        self._budget = state
+        self._budgets = (*self._budgets, state)
 
     # -- entering and leaving -------------------------------------------------------------
 
@@ -121,6 +147,8 @@ class UsageContext:
             self.parent = parent
             if parent.batch:
                 self.batch = True
+            if parent._budgets:
+                self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
 
     def _reentered(self) -> ContextError:
@@ -147,6 +175,8 @@ class UsageContext:
             self.parent = parent
             if parent.batch:
                 self.batch = True
+            if parent._budgets:
+                self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
         self._token = _current.set(self)
         return self
@@ -195,7 +225,13 @@ class UsageContext:
             raise ContextError(
                 f"usage context {self.operation_type!r} is in use and cannot decorate a function"
             )
-        make_context = context_factory(self.operation_type, self._own, self._sinks, self.batch)
+        make_context = context_factory(
+            self.operation_type,
+            self._own,
+            self._sinks,
+            self.batch,
+            None if self._budget is None else self._budget.budget,
+        )
         return track(func, make_context)
 
     # -- reading --------------------------------------------------------------------------
@@ -283,6 +319,15 @@ class UsageContext:
         return self._error
 
     @property
+    def budget(self) -> BudgetStatus | None:
+        """A read-only view of the budget given to this context (what is spent, reserved
+        and left), or ``None`` when it was given none. Budgets of enclosing contexts apply
+        to its calls too; read them on those contexts."""
+        from ._budget import BudgetStatus
+
+        return None if self._budget is None else BudgetStatus(self._budget)
+
+    @property
     def sinks(self) -> tuple[Sink, ...]:
         """Sinks given to this context; they receive its records and its descendants'."""
         return self._sinks
@@ -297,7 +342,11 @@ class UsageContext:
 
 
 def context_factory(
-    operation_type: str, own: dict[str, Any], sinks: tuple[Sink, ...], batch: bool
+    operation_type: str,
+    own: dict[str, Any],
+    sinks: tuple[Sink, ...],
+    batch: bool,
+    budget: Budget | None = None,
 ) -> Callable[[], UsageContext]:
     """A maker of fresh contexts from parts validated once, for decorators.
 
@@ -307,7 +356,12 @@ def context_factory(
     """
     new = _new_object
     cls = UsageContext
-    if own or sinks or batch:
+    if budget is not None:
+
+        def make_context() -> UsageContext:
+            return UsageContext(operation_type, own, sinks=sinks, batch=batch, budget=budget)
+
+    elif own or sinks or batch:
 
         def make_context() -> UsageContext:
             context: UsageContext = new(cls)
@@ -338,7 +392,11 @@ def current_context() -> UsageContext | None:
 
 
 def ai_usage_context(
-    operation_type: str, *, sinks: Iterable[Sink] | None = None, **metadata: Any
+    operation_type: str,
+    *,
+    sinks: Iterable[Sink] | None = None,
+    budget: Budget | None = None,
+    **metadata: Any,
 ) -> UsageContext:
     """Open a usage context: every AI call inside it is counted on it and its ancestors.
 
@@ -349,10 +407,18 @@ def ai_usage_context(
         print(usage.totals.cost_usd)
 
     ``sinks`` receive this context's records (and its descendants') in addition to the
-    configured ones. Metadata must be JSON-serialisable; it merges down the nesting.
+    configured ones. ``budget`` (a :class:`~aiusage_core.Budget`) limits what the calls below
+    the context may spend; a call that would go over it is refused before it is sent.
+    Metadata must be JSON-serialisable; it merges down the nesting.
     """
-    if metadata or sinks or type(operation_type) is not str or not operation_type:
-        return UsageContext(operation_type, metadata, sinks=sinks)
+    if (
+        metadata
+        or sinks
+        or budget is not None
+        or type(operation_type) is not str
+        or not operation_type
+    ):
+        return UsageContext(operation_type, metadata, sinks=sinks, budget=budget)
     # The common case, built without a call to __init__ (whose other branches it would skip
     # anyway): that call is a fifth of what a bare ``with ai_usage_context(...)`` costs.
     context: UsageContext = _new_object(UsageContext)
@@ -369,13 +435,20 @@ def batch_ai_usage_context(
     operation_type: str = "batch_processing",
     *,
     sinks: Iterable[Sink] | None = None,
+    budget: Budget | None = None,
     **metadata: Any,
 ) -> UsageContext:
     """A usage context whose calls are priced at Batch API rates (records say ``batch=True``).
 
-    ``batch_id`` is added to the metadata.
+    ``batch_id`` is added to the metadata; ``budget`` as for :func:`ai_usage_context`.
     """
-    return UsageContext(operation_type, {**metadata, "batch_id": batch_id}, sinks=sinks, batch=True)
+    return UsageContext(
+        operation_type,
+        {**metadata, "batch_id": batch_id},
+        sinks=sinks,
+        batch=True,
+        budget=budget,
+    )
 
 
 def attribute(record: UsageRecord, context: UsageContext | None, config: Settings) -> None:
@@ -403,4 +476,8 @@ def attribute(record: UsageRecord, context: UsageContext | None, config: Setting
             if node._sinks:
                 sinks = (*sinks, *(s for s in node._sinks if s not in sinks))
             node = node.parent
+    if context is not None and context._budgets:
+        from ._reservations import charge
+
+        charge(context._budgets, record)
     enqueue(record, sinks, config.flush_every)

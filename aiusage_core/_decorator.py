@@ -7,6 +7,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, TypeVar, overload
 
+from ._budget import Budget
 from ._context import UsageContext, _current, context_factory
 from ._errors import ConfigurationError
 from ._sinks import Sink
@@ -217,6 +218,7 @@ def ai_usage_tracked(
     operation_type: str | None = None,
     context_keys: Iterable[str] | None = None,
     sinks: Iterable[Sink] | None = None,
+    budget: Budget | None = None,
     **metadata: Any,
 ) -> Callable[[F], F]: ...
 
@@ -228,6 +230,7 @@ def ai_usage_tracked(
     operation_type: str | None = None,
     context_keys: Iterable[str] | None = None,
     sinks: Iterable[Sink] | None = None,
+    budget: Budget | None = None,
     **metadata: Any,
 ) -> F | Callable[[F], F]:
     """Run every call of the decorated function in its own usage context.
@@ -245,6 +248,9 @@ def ai_usage_tracked(
         def process_receipt(receipt_id: str, job_id: str, tracker=None):
             ...
             return tracker.totals.cost_usd
+
+    ``budget`` (a :class:`Budget`) limits each call of the function: every call runs in a
+    fresh context with a fresh budget, under the budgets of the contexts around it.
     """
     keys: tuple[str, ...] | None = None
     if context_keys is not None:
@@ -257,6 +263,13 @@ def ai_usage_tracked(
             )
         keys = tuple(context_keys)
     sink_tuple = tuple(sinks) if sinks else ()
+    if budget is not None and not isinstance(budget, Budget):
+        raise ConfigurationError(
+            f"@ai_usage_tracked(budget=...) must be an aiusage_core.Budget, not "
+            f"{type(budget).__name__} ({budget!r:.80})",
+            name="budget",
+            value=budget,
+        )
 
     def decorate(fn: F) -> F:
         if not callable(fn):
@@ -264,10 +277,16 @@ def ai_usage_tracked(
         op = operation_type or getattr(fn, "__name__", None) or "function"
         # Validate metadata once, at decoration time.
         own = UsageContext(op, metadata)._own
-        return track(fn, context_factory(op, own, sink_tuple, batch=False), keys)
+        return track(fn, context_factory(op, own, sink_tuple, False, budget), keys)
 
     if func is not None:
-        if operation_type is not None or context_keys is not None or sinks or metadata:
+        if (
+            operation_type is not None
+            or context_keys is not None
+            or sinks
+            or budget is not None
+            or metadata
+        ):
             raise TypeError("use @ai_usage_tracked or @ai_usage_tracked(...), not both forms")
         return decorate(func)
     return decorate

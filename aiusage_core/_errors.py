@@ -8,7 +8,7 @@
     ├── ContextError (RuntimeError)       misuse of a usage context (entered twice, ...)
     ├── LedgerError                       a ledger that cannot be read or written
     │   └── SchemaVersionError            a ledger written by a newer aiusage
-    └── BudgetExceededError               an AI budget was exceeded (raised by the pytest plugin)
+    └── BudgetExceededError               a budget refused a call before it was sent
 
 Errors raised for caller misuse carry the offending value as an attribute. Failures inside
 tracking itself (a sink that raises, an unknown model) are never raised into the caller:
@@ -80,10 +80,36 @@ class SchemaVersionError(LedgerError):
 
 
 class BudgetExceededError(AIUsageError):
-    """AI usage went over a budget. ``limit`` names it (``"usd"``, ``"calls"``, ...)."""
+    """A budget refused a call before its request was sent (see :class:`Budget`).
 
-    def __init__(self, message: str, *, limit: str, measured: object, allowed: object) -> None:
+    ``limit`` names the limit that refused it (``"usd"``, ``"tokens"``, ``"input_tokens"``,
+    ``"output_tokens"``, ``"calls"``), ``allowed`` its value; ``context`` is the path of the
+    context whose budget it is (``"job/batch"``); ``spent`` and ``reserved`` are what calls
+    that ended spent and what calls in flight reserved under that limit; ``requested`` is the
+    refused call's worst case under it (``None`` when it cannot be bounded, or the budget was
+    exceeded already) and ``measured`` the sum of the three (``None`` likewise); ``call``
+    describes the refused call.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        measured: object,
+        allowed: object,
+        context: str | None = None,
+        spent: object = None,
+        reserved: object = None,
+        requested: object = None,
+        call: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.limit = limit
         self.measured = measured
         self.allowed = allowed
+        self.context = context
+        self.spent = spent
+        self.reserved = reserved
+        self.requested = requested
+        self.call = call

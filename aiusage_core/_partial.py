@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
+from ._budget import Budget
 from ._context import UsageContext
 from ._errors import ConfigurationError
 
@@ -162,13 +163,19 @@ class partial_failure_context:
 
     On exit, ``partial_failure_summary`` (total, successful, failed, error_count, first 10
     errors) is added to the context's metadata. An exception leaving the block is recorded on
-    the context and re-raised unchanged.
+    the context and re-raised unchanged. ``budget`` (a :class:`Budget`) limits the batch's
+    calls as for :func:`ai_usage_context`; a refused item is an ordinary failure.
     """
 
     def __init__(
-        self, operation_type: str, continue_on_error: bool = True, **metadata: Any
+        self,
+        operation_type: str,
+        continue_on_error: bool = True,
+        *,
+        budget: Budget | None = None,
+        **metadata: Any,
     ) -> None:
-        self._context = UsageContext(operation_type, metadata)
+        self._context = UsageContext(operation_type, metadata, budget=budget)
         self._tracker = PartialFailureTracker(self._context, continue_on_error)
 
     def __enter__(self) -> PartialFailureTracker:

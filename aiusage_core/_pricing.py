@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 from ._errors import ConfigurationError
 from ._records import MONEY, money_add, money_multiply
 
-__all__ = ["CustomPrice", "PriceQuery", "PriceResolver", "Pricer"]
+__all__ = ["CustomPrice", "PriceQuery", "PriceResolver", "Pricer", "context_window"]
 
 logger = logging.getLogger("aiusage")
 
@@ -467,6 +467,20 @@ class Pricer:
             q.provider,
             q.model,
         )
+
+
+def context_window(model: str, provider: str) -> int | None:
+    """The most tokens (input and output together) ``model`` takes in one call, as
+    genai-prices' bundled data says, or ``None`` when it does not know the model or its
+    window. Never raises."""
+    try:
+        from genai_prices import data_snapshot
+
+        _, info = data_snapshot.get_snapshot().find_provider_model(model, None, provider, None)
+    except Exception:
+        return None
+    window = info.context_window
+    return window if isinstance(window, int) and window > 0 else None
 
 
 def preload_prices() -> None:

@@ -139,6 +139,7 @@ def pytest_terminal_summary(
             warnings=state.warnings,
             stop_message=state.stop_message,
             json_path=state.options.json_path,
+            json_error=state.json_error,
         ),
     )
     config.hook.pytest_aiusage_summary(

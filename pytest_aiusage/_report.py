@@ -10,6 +10,7 @@ import pytest
 
 from aiusage_core import UsageTotals
 
+from ._files import write_atomically
 from ._format import count, money, plural
 from ._results import NodeUsage, SessionUsage
 
@@ -55,9 +56,11 @@ def summary_lines(
     warnings: Sequence[str] = (),
     stop_message: str | None = None,
     json_path: Path | None = None,
+    json_error: str | None = None,
 ) -> list[str]:
-    """The lines of the terminal section; none when the run made no AI call."""
-    if not usage.used_ai and not warnings and stop_message is None:
+    """The lines of the terminal section; none when the run made no AI call (and nothing
+    went wrong). ``json_error``: why the JSON report at ``json_path`` was not written."""
+    if not usage.used_ai and not warnings and stop_message is None and json_error is None:
         return []
     totals = usage.totals
     used = [t for t in usage.tests if t.calls]
@@ -95,7 +98,9 @@ def summary_lines(
     lines.extend(f"warning: {w}" for w in warnings)
     if stop_message is not None:
         lines.append(stop_message)
-    if json_path is not None:
+    if json_error is not None:
+        lines.append(f"error: {json_error}")
+    elif json_path is not None:
         lines.append(f"JSON report: {json_path}")
     return lines
 
@@ -112,6 +117,6 @@ def write_summary(
 
 
 def write_json(path: Path, usage: SessionUsage) -> None:
-    """Write the JSON report (``{"version": 1, "totals": ..., "tests": [...]}``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(usage.to_dict(), indent=2) + "\n", encoding="utf-8")
+    """Write the JSON report (``{"version": 1, "totals": ..., "tests": [...]}``), atomically:
+    a reader never sees half a report, and a failed write leaves the previous one."""
+    write_atomically(path, json.dumps(usage.to_dict(), indent=2) + "\n")

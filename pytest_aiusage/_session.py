@@ -86,6 +86,8 @@ class SessionState:
         self.totals = UsageTotals()
         """Sums over everything received so far (what the session budget is checked on)."""
         self.stop_message: str | None = None
+        self.json_error: str | None = None
+        """Why the JSON report could not be written, if it could not."""
         self._resolver: PriceResolver | None = None
         self._previous_resolver: PriceResolver | None = None
 
@@ -382,7 +384,7 @@ class SessionState:
             try:
                 write_json(path, usage)
             except OSError as exc:
-                self.warnings.append(f"could not write the JSON report to {path}: {exc}")
+                self.json_error = f"the JSON report could not be written to {path}: {exc}"
                 failed = True
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -21,6 +21,8 @@ from openai.lib.azure import AsyncAzureOpenAI
 
 from .._context import _current
 from .._errors import MetadataError
+from .._reservations import Reservation, reserve
+from ._estimate import estimate_request
 from ._extract import Api
 from ._options import TrackingOptions
 from ._pending import PendingCall, Started, UnfinishedCall, record_response
@@ -71,11 +73,26 @@ def _start(
     return started, options
 
 
+def _reserve(started: Started, options: FinalRequestOptions) -> Reservation:
+    """Reserve the call's worst case on the budgets above its context (the one place a
+    call is checked against budgets, before it is sent); raises BudgetExceededError."""
+    context = started[5]
+    assert context is not None
+    estimate = estimate_request(
+        started[0], started[1], started[2], options.json_data, options.extra_json
+    )
+    return reserve(context, estimate)
+
+
 def _track_later(
-    result: object, started: Started, kwargs: Mapping[str, Any], is_async: bool
+    result: object,
+    started: Started,
+    kwargs: Mapping[str, Any],
+    is_async: bool,
+    reservation: Reservation | None,
 ) -> None:
     """Track a stream, or a raw response whose body is read later, in place; never raises."""
-    call = UnfinishedCall(*started)
+    call = UnfinishedCall(*started, reservation)
     try:
         if isinstance(result, _STREAMS):
             instrument_stream(result, call)
@@ -107,15 +124,17 @@ def call_sync(
     except Exception:
         logger.exception("aiusage: tracking an OpenAI %s call failed; it is not counted", api)
         return send(cast_to, options, *args, **kwargs)
+    context = started[5]
+    reservation = _reserve(started, options) if context is not None and context._budgets else None
     try:
         result = send(cast_to, options, *args, **kwargs)
     except BaseException as exc:
-        PendingCall(*started).finish(exc)
+        PendingCall(*started, reservation).finish(exc)
         raise
     if isinstance(result, _ENDS_LATER):
-        _track_later(result, started, kwargs, False)
+        _track_later(result, started, kwargs, False, reservation)
     else:
-        record_response(started, result)  # the common case: a parsed response
+        record_response(started, result, reservation)  # the common case: a parsed response
     return result
 
 
@@ -139,13 +158,15 @@ async def call_async(
     except Exception:
         logger.exception("aiusage: tracking an OpenAI %s call failed; it is not counted", api)
         return await send(cast_to, options, *args, **kwargs)
+    context = started[5]
+    reservation = _reserve(started, options) if context is not None and context._budgets else None
     try:
         result = await send(cast_to, options, *args, **kwargs)
     except BaseException as exc:
-        PendingCall(*started).finish(exc)
+        PendingCall(*started, reservation).finish(exc)
         raise
     if isinstance(result, _ENDS_LATER):
-        _track_later(result, started, kwargs, True)
+        _track_later(result, started, kwargs, True, reservation)
     else:
-        record_response(started, result)  # the common case: a parsed response
+        record_response(started, result, reservation)  # the common case: a parsed response
     return result

@@ -25,7 +25,8 @@ from openai import APIStatusError
 from .._context import UsageContext
 from .._delivery import defer
 from .._recording import emit
-from .._records import MISSING, ErrorInfo, Usage
+from .._records import MISSING, ErrorInfo, Usage, UsageRecord
+from .._reservations import Reservation
 from ._extract import Api, extract
 
 __all__ = ["PendingCall", "Started", "UnfinishedCall", "record_response"]
@@ -53,7 +54,9 @@ Started = tuple[
 the usage chunk)."""
 
 
-def record_response(started: Started, response: object) -> None:
+def record_response(
+    started: Started, response: object, reservation: Reservation | None = None
+) -> None:
     """Record a call from its parsed response, the common case, without a
     :class:`PendingCall` (this runs cache-cold after the SDK's work: every frame counts).
 
@@ -81,18 +84,25 @@ def record_response(started: Started, response: object) -> None:
                     started[3],
                     started[4],
                 ),
+                *(() if reservation is None else (reservation,)),
             )
         )
     except Exception:
         logger.exception("aiusage: recording an OpenAI %s call failed", api)
+        if reservation is not None:
+            reservation.release(None)
 
 
-def _record(args: tuple[Any, ...]) -> None:
-    """Make the record of one call (when settling). Never raises."""
+def _record(args: tuple[Any, ...], reservation: Reservation | None = None) -> None:
+    """Make the record of one call (when settling), then replace its reservation on the
+    budgets above it by what it cost. Never raises."""
+    record: UsageRecord | None = None
     try:
-        emit(*args)
+        record = emit(*args)
     except Exception:
         logger.exception("aiusage: recording an OpenAI %s call failed", args[3])
+    if reservation is not None:
+        reservation.release(record)
 
 
 def _record_if_left(call: PendingCall, loops: int) -> None:
@@ -124,6 +134,7 @@ class PendingCall:
         "provider",
         "request_id",
         "request_model",
+        "reservation",
         "started",
     )
 
@@ -137,6 +148,7 @@ class PendingCall:
         context: UsageContext | None,
         started: float,
         hide_usage_chunk: bool = False,
+        reservation: Reservation | None = None,
     ) -> None:
         self.api: Api = api
         self.provider = provider
@@ -146,6 +158,8 @@ class PendingCall:
         self.context = context
         self.started = started
         self.hide_usage_chunk = hide_usage_chunk
+        self.reservation = reservation
+        """What the call reserved on the budgets above its context, if any."""
         self.request_id: str | None = None
         self.final: object = None
         """The object holding the usage: a response, a chat chunk, or a Responses event's
@@ -175,9 +189,11 @@ class PendingCall:
         except IndexError:
             return  # recorded already
         try:
-            defer(_partial(_record, self._emit_args(exc, unseen)), quiet=unseen)
+            defer(_partial(_record, self._emit_args(exc, unseen), self.reservation), quiet=unseen)
         except Exception:
             logger.exception("aiusage: recording an OpenAI %s call failed", self.api)
+            if self.reservation is not None:
+                self.reservation.release(None)
 
     def _emit_args(self, exc: BaseException | None, unseen: bool) -> tuple[Any, ...]:
         latency_ms = None if unseen else (_perf_counter() - self.started) * 1000.0

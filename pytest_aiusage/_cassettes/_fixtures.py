@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ..fake_openai import FakeOpenAI
 
 __all__ = [
+    "CASSETTE_MARKER",
     "DUMMY_API_KEY",
     "ClientPlan",
     "aiusage_fake_openai_server",
@@ -47,7 +48,13 @@ __all__ = [
     "fake_openai",
     "openai_client",
     "plan_client",
+    "wants_openai_matching",
 ]
+
+CASSETTE_MARKER: Final = "openai_cassette"
+"""The marker that matches a test's cassette the OpenAI way without the plugin's fixtures."""
+
+_OPENAI_FIXTURES: Final = frozenset({"openai_client", "async_openai_client", "fake_openai"})
 
 DUMMY_API_KEY: Final = "aiusage-dummy-key"
 """The key of clients that never reach the real API (replay and the fake server)."""
@@ -76,6 +83,19 @@ class ClientPlan:
         if self.max_retries is not None:
             kwargs["max_retries"] = self.max_retries
         return kwargs
+
+
+def wants_openai_matching(item: pytest.Item, *, everywhere: bool) -> bool:
+    """Whether ``item``'s cassette is matched with :data:`~._matchers.OPENAI_MATCH_ON` by
+    default: the test opted in with one of the plugin's client or fake-server fixtures, the
+    ``openai_cassette`` or ``fake_openai`` marker, or the run did (``everywhere``: the
+    ``aiusage_openai_matching`` ini switch). A suite that only uses pytest-recording keeps
+    its own ``match_on``, or vcrpy's default."""
+    if everywhere:
+        return True
+    if not _OPENAI_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+        return True
+    return any(item.get_closest_marker(name) for name in (CASSETTE_MARKER, FAKE_MARKER))
 
 
 def _cassette(request: pytest.FixtureRequest) -> Any | None:

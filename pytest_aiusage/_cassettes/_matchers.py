@@ -1,7 +1,8 @@
 """How a request is matched against a cassette, and how one is described in messages.
 
-The plugin registers these matchers on every pytest-recording VCR and makes
-:data:`OPENAI_MATCH_ON` the default ``match_on``:
+The plugin registers these matchers on every pytest-recording VCR, and makes
+:data:`OPENAI_MATCH_ON` the default ``match_on`` of the tests that opt in (the plugin's client
+fixtures, the ``openai_cassette`` marker, the ``aiusage_openai_matching`` ini switch):
 
 * ``method``: vcrpy's own;
 * ``openai_path``: the URL path only. Scheme, host and port are left out, so a cassette
@@ -25,7 +26,7 @@ import re
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from ._scrub import REDACTED, SECRET_HEADERS, SECRET_PATTERN, is_secret_name
+from ._scrub import REDACTED, SECRET_PATTERN, is_secret_name
 
 __all__ = [
     "OPENAI_MATCHERS",
@@ -79,10 +80,12 @@ OPENAI_MATCHERS: Final = {
 
 
 def openai_vcr_config() -> dict[str, Any]:
-    """The plugin's defaults for every cassette, as ``vcr_config`` keys (a new dict each call).
+    """The plugin's OpenAI matching as ``vcr_config`` keys (a new dict each call):
+    ``{"match_on": OPENAI_MATCH_ON}``.
 
-    The plugin applies them to every pytest-recording cassette already, below your own
-    ``vcr_config`` fixture, which overrides them key by key. Use this to build on them::
+    The plugin applies it below your own ``vcr_config`` to the tests that opt in (its client
+    fixtures, ``@pytest.mark.openai_cassette``, the ``aiusage_openai_matching`` ini switch).
+    Use this to build on it, or to match a suite the OpenAI way from its own configuration::
 
         @pytest.fixture(scope="module")
         def vcr_config():
@@ -90,18 +93,9 @@ def openai_vcr_config() -> dict[str, Any]:
             config["match_on"] = (*config["match_on"], "my_matcher")
             return config
 
-    Whatever ``filter_headers`` or ``filter_query_parameters`` end up as, secrets are also
-    scrubbed when the cassette is written.
+    No filter is needed for secrets: every cassette is scrubbed when it is written.
     """
-    return {
-        "match_on": OPENAI_MATCH_ON,
-        "decode_compressed_response": True,
-        "filter_headers": [(name, REDACTED) for name in sorted(SECRET_HEADERS)],
-        "filter_query_parameters": [
-            (name, REDACTED)
-            for name in ("access_token", "api-key", "api_key", "apikey", "key", "token")
-        ],
-    }
+    return {"match_on": OPENAI_MATCH_ON}
 
 
 # -- describing a request -----------------------------------------------------------------

@@ -1,13 +1,15 @@
-"""OpenAI-safe defaults for every pytest-recording cassette (imports vcrpy; imported only
-when a cassette is about to be used).
+"""Scrubbing for every pytest-recording cassette, OpenAI matching where a test asks for it
+(imports vcrpy; imported only when a cassette is about to be used).
 
 :func:`install` runs in the plugin's ``pytest_recording_configure`` hook, on the VCR that
 pytest-recording makes for each test's cassette, before your own implementations of that
-hook: it registers the matchers, sets the defaults of :func:`~._matchers.openai_vcr_config`
-(which your ``vcr_config`` fixture overrides key by key) and wraps the persister in a
-:class:`ScrubbingPersister`. The persister is what makes the guarantee hold whatever the
+hook. It leaves your configuration as you gave it: it registers the ``openai_*`` matchers
+(names only, used where a ``match_on`` names them), wraps the persister in a
+:class:`ScrubbingPersister`, and sets :data:`~._matchers.OPENAI_MATCH_ON` as the VCR's
+default ``match_on`` only for a test that opted in (:func:`~._state.wants_openai_matching`),
+below your ``vcr_config``. The persister is what makes the guarantee hold whatever the
 configuration says: it scrubs every cassette right before writing it, after vcrpy's and your
-own filters and hooks have run.
+own filters and hooks have run, so no filter of ours ever runs before a hook of yours.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.serialize import serialize
 
 from .._files import write_atomically
-from ._matchers import OPENAI_MATCHERS, openai_vcr_config
+from ._matchers import OPENAI_MATCH_ON, OPENAI_MATCHERS
 from ._scrub import Scrubber
 from ._state import CassetteState
 
@@ -89,12 +91,13 @@ class ScrubbingPersister:
         write_atomically(Path(cassette_path), scrubber.text(serialize(clean, serializer)))
 
 
-def install(vcr: Any, state: CassetteState) -> None:
-    """Give pytest-recording's ``vcr`` our matchers, defaults and scrubbing persister."""
+def install(vcr: Any, state: CassetteState, *, openai_matching: bool) -> None:
+    """Give pytest-recording's ``vcr`` our matchers and scrubbing persister, and, with
+    ``openai_matching``, :data:`~._matchers.OPENAI_MATCH_ON` as its default ``match_on``."""
     for name, matcher in OPENAI_MATCHERS.items():
         vcr.register_matcher(name, matcher)
-    for name, value in openai_vcr_config().items():
-        setattr(vcr, name, value)
+    if openai_matching:
+        vcr.match_on = OPENAI_MATCH_ON
     if not isinstance(vcr.persister, ScrubbingPersister):
         vcr.register_persister(ScrubbingPersister(vcr.persister, state))
 

@@ -1,8 +1,9 @@
 """The cassette side of the plugin (loaded by ``_plugin`` through ``pytest_plugins``).
 
-It builds on pytest-recording: its ``vcr`` marker, ``--record-mode`` and ``vcr_config``. Here:
-OpenAI-safe defaults and scrubbing for every cassette (``pytest_recording_configure``), the
-client fixtures, a readable failure for a request no cassette answers, and the
+It builds on pytest-recording: its ``vcr`` marker, ``--record-mode`` and ``vcr_config``, handed
+to vcrpy as the user gave them. Here: scrubbing for every cassette, OpenAI-safe matching for
+the tests that opt in (``pytest_recording_configure``), the client fixtures, a readable
+failure for a request no cassette answers, and the
 ``--aiusage-cassette-report`` summary. Every hook hands over to the module doing the work;
 vcrpy is imported only once a cassette is used.
 """
@@ -16,10 +17,12 @@ import pytest
 
 from .._options import option_group
 from ._fixtures import (
+    CASSETTE_MARKER,
     aiusage_fake_openai_server,
     async_openai_client,
     fake_openai,
     openai_client,
+    wants_openai_matching,
 )
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
 from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
@@ -40,6 +43,16 @@ _MARKER: Final = (
     f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
     "fake_openai loopback server, with a dummy key (pytest-aiusage)"
 )
+HELP_OPENAI_MATCHING = (
+    "match every cassette of the run the OpenAI way (method, path, query, JSON body; host and "
+    "port ignored) unless its vcr_config sets match_on; otherwise only tests that use the "
+    "openai_client, async_openai_client or fake_openai fixtures, or the openai_cassette or "
+    "fake_openai marker, are."
+)
+_CASSETTE_MARKER_HELP: Final = (
+    f"{CASSETTE_MARKER}: match this test's cassette the OpenAI way (method, path, query, JSON "
+    "body; host and port ignored) unless its vcr_config sets match_on (pytest-aiusage)"
+)
 _CASSETTE: Final = pytest.StashKey[Any]()
 """The test's cassette, in ``item.stash`` (with ``--aiusage-cassette-report``)."""
 
@@ -54,23 +67,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=HELP_CASSETTE_REPORT,
     )
     parser.addini("aiusage_cassette_report", HELP_CASSETTE_REPORT, type="bool", default=False)
+    parser.addini("aiusage_openai_matching", HELP_OPENAI_MATCHING, type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
+    config.addinivalue_line("markers", _CASSETTE_MARKER_HELP)
     option = config.getoption("aiusage_cassette_report")
     state = cassette_state(config)
+    state.openai_matching = bool(config.getini("aiusage_openai_matching"))
     state.report = bool(config.getini("aiusage_cassette_report")) if option is None else option
     if state.report and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_Reporting(), "aiusage-cassette-report")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the fixtures, so before pytest-recording's ``vcr`` fixture configures a VCR.
+    state = cassette_state(item.config)
+    state.test_wants_openai_matching = wants_openai_matching(item, everywhere=state.openai_matching)
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    # tryfirst: our defaults go in first, so a conftest's own implementation can change them.
+    # tryfirst: our default goes in first, so a conftest's own implementation can change it.
     from ._persister import install
 
-    install(vcr, cassette_state(config))
+    state = cassette_state(config)
+    install(vcr, state, openai_matching=state.test_wants_openai_matching)
 
 
 @pytest.hookimpl(wrapper=True)

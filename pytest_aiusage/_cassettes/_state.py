@@ -43,6 +43,12 @@ class CassetteState:
     report: bool = False
     """Whether ``--aiusage-cassette-report`` is on (then each test's cassette use travels on
     its teardown report)."""
+    openai_matching: bool = False
+    """Whether the ``aiusage_openai_matching`` ini switch is on (every cassette of the run
+    is matched the OpenAI way)."""
+    test_wants_openai_matching: bool = False
+    """Whether the test being set up opted in to OpenAI matching (set at its setup, read
+    when pytest-recording configures its VCR)."""
     _secrets: set[str] = field(default_factory=set)
     _segments: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

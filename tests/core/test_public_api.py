@@ -22,6 +22,8 @@ DESIGN_NAMES = {
     "JsonlSink",
     "SQLiteSink",
     "PostgresSink",
+    "Budget",
+    "BudgetExceededError",
 }
 
 

@@ -304,8 +304,26 @@ def test_a_json_report_that_cannot_be_written_fails_the_run_and_says_why(
     result.assert_outcomes(passed=4)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["warning: could not write the JSON report to *blocker.txt/usage.json: *"]
+        ["error: the JSON report could not be written to *blocker.txt/usage.json: *"]
     )
+    # One error, and nothing that reads as if the report had been written.
+    assert result.stdout.str().count("blocker.txt/usage.json") == 1
+    result.stdout.no_fnmatch_line("JSON report: *")
+    result.stdout.no_fnmatch_line("warning: *")
+
+
+def test_the_json_report_replaces_the_previous_one_atomically(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    report = pytester.path / "usage.json"
+    report.write_text('{"previous": true}\n')
+    with report.open(encoding="utf-8") as reader:
+        pytester.runpytest(f"--aiusage-json={report}").assert_outcomes(passed=4)
+        # A reader of the old report still reads it whole: the new one is a new file.
+        assert reader.read() == '{"previous": true}\n'
+    assert json.loads(report.read_text())["version"] == 1
+    assert [p.name for p in pytester.path.glob("*usage.json*")] == ["usage.json"]
 
 
 def test_a_record_hook_that_raises_is_logged_and_breaks_nothing(

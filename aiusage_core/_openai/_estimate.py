@@ -1,0 +1,98 @@
+"""The worst case of an OpenAI request, read from its body before it is sent (for budgets).
+
+Input: the body's text bounds its tokens (see :mod:`aiusage_core._estimate`), except for
+content the body only refers to or that the API adds: image, file and audio parts, a previous
+response or conversation, a stored prompt, hosted tools (web and file search, code
+interpreter, ...) and chat's web search. Output: ``max_completion_tokens`` / ``max_tokens``
+(times ``n``) for chat, ``max_output_tokens`` for responses, nothing for embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._estimate import CallEstimate, request_text, text_token_bound
+
+__all__ = ["estimate_request"]
+
+# Keys and values that only appear in a serialised body as JSON tokens (inside a string a
+# quote is escaped), so finding one in the text means the body has such a part; a user text
+# that is exactly one of these words makes the estimate more cautious, never less.
+_MEDIA_MARKERS = (
+    ('"image_url"', "an image part"),
+    ('"input_image"', "an image part"),
+    ('"input_file"', "a file part"),
+    ('"file_id"', "a file part"),
+    ('"file_data"', "a file part"),
+    ('"type":"file"', "a file part"),
+    ('"input_audio"', "an audio part"),
+)
+_RESPONSE_REFERENCES = ("previous_response_id", "conversation", "prompt")
+_PLAIN_TOOLS = frozenset({"function", "custom"})
+
+
+def _cap(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def _unbounded_input(api: str, body: Mapping[str, Any], text: str) -> str | None:
+    for marker, what in _MEDIA_MARKERS:
+        if marker in text:
+            return what
+    if api == "chat" and body.get("web_search_options") is not None:
+        return "web search results (web_search_options)"
+    if api == "responses":
+        for key in _RESPONSE_REFERENCES:
+            if body.get(key):
+                return f"content referred to by {key!r}"
+        tools = body.get("tools")
+        if isinstance(tools, list):
+            for tool in tools:
+                kind = tool.get("type") if isinstance(tool, Mapping) else None
+                if kind not in _PLAIN_TOOLS:
+                    return f"the results of the hosted tool {kind!r}"
+    return None
+
+
+def estimate_request(
+    api: str,
+    provider: str,
+    model: str,
+    body: object,
+    extra: Mapping[str, Any] | None,
+) -> CallEstimate:
+    """The worst case of a request to ``api`` whose JSON body is ``body`` (the SDK's
+    ``json_data``) with ``extra`` (its ``extra_json``) merged in, as the SDK sends it."""
+    if not isinstance(body, Mapping):
+        return CallEstimate(provider, model, api, 0, None, 1, "a body that is not a JSON object")
+    if extra:
+        body = {**body, **extra}
+    text = request_text(body)
+    output: int | None
+    choices = 1
+    if api == "embeddings":
+        output = 0
+    elif api == "responses":
+        output = _cap(body.get("max_output_tokens"))
+    else:
+        caps = [
+            c
+            for c in (_cap(body.get("max_completion_tokens")), _cap(body.get("max_tokens")))
+            if c is not None
+        ]
+        output = max(caps) if caps else None
+        n = body.get("n")
+        if type(n) is int and n > 1:
+            choices = n
+    tier = body.get("service_tier")
+    return CallEstimate(
+        provider,
+        model,
+        api,
+        text_token_bound(text),
+        output,
+        choices,
+        _unbounded_input(api, body, text),
+        tier if isinstance(tier, str) and tier else None,
+    )

@@ -1,0 +1,511 @@
+"""Enforcing budgets: each tracked call reserves its worst case before it is sent.
+
+The rule, for a call whose context has budgets above it (its own and its ancestors'):
+
+1. Before the request leaves, the call's worst case (a :class:`CallEstimate` priced at the
+   context's rates) is checked against every one of those budgets and, if it fits all of
+   them, added to their *reserved* amounts, under one lock: concurrent calls in any threads
+   or tasks see each other's reservations, so together they cannot reserve more than a
+   limit allows. If it does not fit, a hard budget refuses the call (the request is never
+   sent) and a soft one reports it and lets it go.
+2. When the call's record is made, :func:`charge` adds what the call really cost to the
+   budgets' *spent* amounts, then :meth:`Reservation.release` takes the reservation back. A
+   call whose usage was never reported is charged its reservation, since what it cost is
+   unknown.
+3. Records made without a reservation (``record_usage``) are charged alike; one that takes a
+   budget over its limit marks it *exceeded*, and every later call below it is refused.
+
+Records of OpenAI calls are made in batches (:mod:`._delivery`), so a reservation may outlive
+its call by a little; a call that does not fit first makes the waiting records, and so
+frees their reservations, before it is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ._budget import LIMITS, Budget, BudgetAmounts
+from ._delivery import _later, settle
+from ._errors import BudgetExceededError
+from ._estimate import CallEstimate
+from ._pricing import context_window
+
+if TYPE_CHECKING:
+    from ._context import UsageContext
+    from ._records import UsageRecord
+
+__all__ = ["BudgetState", "Reservation", "charge", "reserve"]
+
+logger = logging.getLogger("aiusage")
+
+# One lock for every budget: a call reserves on all the budgets above it at once, so no
+# interleaving of two calls can see money that the other one took.
+_lock = threading.Lock()
+
+_ZERO = Decimal(0)
+
+
+def _usd(amount: Decimal) -> str:
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"${text}"
+
+
+class BudgetState:
+    """The spent and reserved amounts of one entered context's budget (guarded by the lock)."""
+
+    __slots__ = (
+        "budget",
+        "context",
+        "exceeded",
+        "input",
+        "output",
+        "refusals",
+        "reserved_calls",
+        "reserved_input",
+        "reserved_output",
+        "reserved_usd",
+        "spent_calls",
+        "usd",
+    )
+
+    def __init__(self, budget: Budget, context: UsageContext) -> None:
+        self.budget = budget
+        self.context = context
+        self.usd = _ZERO
+        self.input = 0
+        self.output = 0
+        self.spent_calls = 0
+        self.reserved_usd = _ZERO
+        self.reserved_input = 0
+        self.reserved_output = 0
+        self.reserved_calls = 0
+        self.exceeded: str | None = None
+        """The first limit that what was spent went over, or ``None``."""
+        self.refusals: list[BudgetExceededError] = []
+
+    @property
+    def where(self) -> str:
+        return "/".join(self.context.path)
+
+    def _over(self) -> str | None:
+        """The first limit the spent amounts go over (lock held)."""
+        b = self.budget
+        spent: dict[str, Decimal | int] = {
+            "usd": self.usd,
+            "tokens": self.input + self.output,
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "calls": self.spent_calls,
+        }
+        for name in LIMITS:
+            limit = getattr(b, name)
+            if limit is not None and spent[name] > limit:
+                return name
+        return None
+
+    def snapshot(self) -> tuple[BudgetAmounts, BudgetAmounts, BudgetAmounts, bool]:
+        """``(spent, reserved, remaining, exceeded)``, after making waiting records."""
+        if _later:
+            settle()
+        with _lock:
+            spent = BudgetAmounts(
+                self.usd, self.input + self.output, self.input, self.output, self.spent_calls
+            )
+            reserved = BudgetAmounts(
+                self.reserved_usd,
+                self.reserved_input + self.reserved_output,
+                self.reserved_input,
+                self.reserved_output,
+                self.reserved_calls,
+            )
+            exceeded = self.exceeded is not None
+        left: dict[str, Any] = {}
+        for name in LIMITS:
+            limit = getattr(self.budget, name)
+            if limit is None:
+                left[name] = None
+            else:
+                rest = limit - getattr(spent, name) - getattr(reserved, name)
+                left[name] = rest if rest > 0 else type(rest)(0)
+        return spent, reserved, BudgetAmounts(**left), exceeded
+
+
+class _Worst:
+    """A call's worst case under one budget's rules: ``None`` where it cannot be bounded,
+    with the reason in ``why``."""
+
+    __slots__ = ("input", "output", "usd", "why")
+
+    def __init__(
+        self, usd: Decimal | None, input: int | None, output: int | None, why: str
+    ) -> None:
+        self.usd = usd
+        self.input = input
+        self.output = output
+        self.why = why
+
+    def describe(self) -> str:
+        parts = []
+        if self.usd is not None:
+            parts.append(_usd(self.usd))
+        if self.input is not None and self.output is not None:
+            parts.append(f"input <= {self.input:,} tokens, output <= {self.output:,} tokens")
+        return "; ".join(parts)
+
+
+def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> Decimal | None:
+    """The most ``inputs`` and ``outputs`` tokens can cost: all input uncached, priced at
+    the dearest of the text, cache-write and audio rates (and of the default and requested
+    service tiers)."""
+    from ._config import settings
+
+    price = settings().pricer.price_counts
+    model, provider, api = estimate.model, estimate.provider, estimate.api
+    tiers: tuple[str | None, ...] = (None,)
+    if estimate.service_tier is not None:
+        tiers = (None, estimate.service_tier)
+    worst: Decimal | None = None
+    for tier in tiers:
+        for cache_write, audio_in, audio_out in ((0, 0, 0), (inputs, 0, 0), (0, inputs, outputs)):
+            cost = price(
+                model,
+                provider,
+                api,
+                tier,
+                batch,
+                inputs,
+                0,
+                cache_write,
+                outputs,
+                0,
+                audio_in,
+                audio_out,
+            )
+            if cost is None:
+                if tier is None and not (cache_write or audio_in):
+                    return None  # the model has no price
+                continue
+            if worst is None or cost > worst:
+                worst = cost
+    return worst
+
+
+def worst_case(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
+    """The most the call of ``estimate`` can use, under the rules of ``budget``."""
+    why = ""
+    inputs: int | None = estimate.input_tokens
+    window: int | None = None
+    if estimate.unbounded_input is not None:
+        if budget.refuse_unbounded:
+            inputs = None
+            why = (
+                f"its input holds {estimate.unbounded_input}, which the request does not bound "
+                "(refuse_unbounded=True)"
+            )
+        else:
+            window = context_window(estimate.model, estimate.provider)
+            if window is None:
+                inputs = None
+                why = (
+                    f"its input holds {estimate.unbounded_input}, which the request does not "
+                    f"bound, and the context window of {estimate.model!r} is unknown"
+                )
+            else:
+                inputs = max(inputs or 0, window)
+    outputs: int | None
+    if estimate.output_tokens is not None:
+        outputs = estimate.output_tokens * estimate.choices
+    elif budget.output_cap is not None:
+        outputs = budget.output_cap * estimate.choices
+    elif budget.refuse_unbounded:
+        outputs = None
+        why = why or (
+            "the request sets no output cap (refuse_unbounded=True); set max_tokens, "
+            "max_completion_tokens or max_output_tokens on the call"
+        )
+    else:
+        if window is None:
+            window = context_window(estimate.model, estimate.provider)
+        if window is None:
+            outputs = None
+            why = why or (
+                f"the request sets no output cap and the context window of {estimate.model!r} "
+                "is unknown; set max_tokens, max_completion_tokens or max_output_tokens on the "
+                "call, or Budget(output_cap=...)"
+            )
+        else:
+            outputs = window * estimate.choices
+    usd: Decimal | None = None
+    if inputs is not None and outputs is not None:
+        usd = _price(estimate, inputs, outputs, batch)
+        if usd is None:
+            why = (
+                f"no price is known for {estimate.provider}/{estimate.model}; give it one with "
+                "aiusage_core.configure(prices=...)"
+            )
+    return _Worst(usd, inputs, outputs, why)
+
+
+def _misfit(state: BudgetState, worst: _Worst) -> tuple[str, Any, Any, Any] | None:
+    """``(limit, allowed, spent, reserved)`` of the first limit the call does not fit in
+    (lock held), or ``None`` when it fits."""
+    b = state.budget
+    if state.exceeded is not None:
+        name = state.exceeded
+        spent, reserved = _figures(state, name)
+        return name, getattr(b, name), spent, reserved
+    for name in LIMITS:
+        allowed = getattr(b, name)
+        if allowed is None:
+            continue
+        spent, reserved = _figures(state, name)
+        need: Decimal | int | None
+        if name == "usd":
+            need = worst.usd
+        elif name == "calls":
+            need = 1
+        elif name == "input_tokens":
+            need = worst.input
+        elif name == "output_tokens":
+            need = worst.output
+        else:
+            need = (
+                None if worst.input is None or worst.output is None else worst.input + worst.output
+            )
+        if need is None or spent + reserved + need > allowed:
+            return name, allowed, spent, reserved
+    return None
+
+
+def _figures(state: BudgetState, name: str) -> tuple[Any, Any]:
+    if name == "usd":
+        return state.usd, state.reserved_usd
+    if name == "calls":
+        return state.spent_calls, state.reserved_calls
+    if name == "input_tokens":
+        return state.input, state.reserved_input
+    if name == "output_tokens":
+        return state.output, state.reserved_output
+    return state.input + state.output, state.reserved_input + state.reserved_output
+
+
+def _money_or_count(name: str, value: Any) -> str:
+    return _usd(value) if name == "usd" else f"{value:,}"
+
+
+def _refusal(
+    state: BudgetState, misfit: tuple[str, Any, Any, Any], worst: _Worst, call: str
+) -> BudgetExceededError:
+    name, allowed, spent, reserved = misfit
+    where = state.where
+    figures = (
+        f"spent {_money_or_count(name, spent)}, reserved by calls in flight "
+        f"{_money_or_count(name, reserved)}"
+    )
+    if state.exceeded is not None:
+        reason = f"the budget is already exceeded: {name} limit {_money_or_count(name, allowed)}"
+        requested = None
+    else:
+        requested = {
+            "usd": worst.usd,
+            "calls": 1,
+            "input_tokens": worst.input,
+            "output_tokens": worst.output,
+            "tokens": None
+            if worst.input is None or worst.output is None
+            else worst.input + worst.output,
+        }[name]
+        if name == "calls":
+            reason = f"one more call does not fit the calls limit {allowed:,}"
+        elif requested is None:
+            reason = (
+                f"its worst case cannot be bounded under the {name} limit "
+                f"{_money_or_count(name, allowed)}: {worst.why}"
+            )
+        else:
+            reason = (
+                f"its worst case ({worst.describe()}) does not fit the {name} limit "
+                f"{_money_or_count(name, allowed)}"
+            )
+    verb = "refused" if state.budget.hard else "would refuse (soft budget: sent anyway)"
+    message = (
+        f"AI budget of context {where!r} {verb} a call before sending it ({call}): "
+        f"{reason}; {figures}"
+    )
+    return BudgetExceededError(
+        message,
+        limit=name,
+        measured=None if requested is None else spent + reserved + requested,
+        allowed=allowed,
+        context=where,
+        spent=spent,
+        reserved=reserved,
+        requested=requested,
+        call=call,
+    )
+
+
+class Reservation:
+    """What one call reserved on each budget above it; released once, when its record is
+    made."""
+
+    __slots__ = ("_open", "amounts")
+
+    def __init__(self, amounts: list[tuple[BudgetState, Decimal, int, int]]) -> None:
+        self.amounts = amounts
+        self._open = [True]  # list.pop() is atomic: whoever pops releases
+
+    def release(self, record: UsageRecord | None) -> None:
+        """Take the reservation back once ``record`` (the call's record, already charged)
+        is made; ``None`` when the call made no record. A call whose usage is unknown is
+        charged what it reserved. Never raises."""
+        try:
+            self._open.pop()
+        except IndexError:
+            return
+        unknown_usage = record is None or record.usage_status == "missing"
+        unknown_cost = unknown_usage or record is None or record.cost_usd is None
+        newly_over: list[BudgetState] = []
+        with _lock:
+            for state, usd, inputs, outputs in self.amounts:
+                _unreserve(state, usd, inputs, outputs)
+                if unknown_cost:
+                    state.usd += usd
+                if unknown_usage:
+                    state.input += inputs
+                    state.output += outputs
+                if record is None:
+                    state.spent_calls += 1
+                if state.exceeded is None:
+                    state.exceeded = state._over()
+                    if state.exceeded is not None:
+                        newly_over.append(state)
+        _warn_over(newly_over)
+
+    def cancel(self) -> None:
+        """Take the reservation back without charging anything (the call was not sent)."""
+        try:
+            self._open.pop()
+        except IndexError:
+            return
+        with _lock:
+            for state, usd, inputs, outputs in self.amounts:
+                _unreserve(state, usd, inputs, outputs)
+
+
+def _unreserve(state: BudgetState, usd: Decimal, inputs: int, outputs: int) -> None:
+    """Take one call's reservation off ``state`` (lock held)."""
+    state.reserved_usd -= usd
+    if not state.reserved_usd:
+        state.reserved_usd = _ZERO  # not 0E-8: what is left of a sum of amounts
+    state.reserved_input -= inputs
+    state.reserved_output -= outputs
+    state.reserved_calls -= 1
+
+
+def _warn_over(states: list[BudgetState]) -> None:
+    for state in states:
+        logger.warning(
+            "aiusage: the budget of context %r (%s) is exceeded (%s); later calls below it are %s",
+            state.where,
+            state.budget,
+            state.exceeded,
+            "refused" if state.budget.hard else "reported (soft budget)",
+        )
+
+
+def charge(states: tuple[BudgetState, ...], record: UsageRecord) -> None:
+    """Add what ``record`` cost to ``states`` (the budgets above its context)."""
+    cost = record.cost_usd
+    newly_over: list[BudgetState] = []
+    with _lock:
+        for state in states:
+            if cost is not None:
+                state.usd += cost
+            state.input += record.input_tokens
+            state.output += record.output_tokens
+            state.spent_calls += 1
+            if state.exceeded is None:
+                state.exceeded = state._over()
+                if state.exceeded is not None:
+                    newly_over.append(state)
+    _warn_over(newly_over)
+
+
+def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
+    """Reserve the worst case of ``estimate`` on every budget above ``context`` (which has
+    some), or raise :class:`BudgetExceededError` without reserving anything.
+
+    A soft budget the call does not fit is told (``on_exceed``) after the reservation is
+    made; a function given as ``on_exceed`` that raises refuses the call after all.
+    """
+    states: tuple[BudgetState, ...] = context._budgets
+    batch = context.batch
+    worsts: dict[tuple[int | None, bool], _Worst] = {}
+    per_state: list[_Worst] = []
+    for state in states:
+        key = (state.budget.output_cap, state.budget.refuse_unbounded)
+        worst = worsts.get(key)
+        if worst is None:
+            worst = worsts[key] = worst_case(estimate, state.budget, batch)
+        per_state.append(worst)
+    for attempt in (1, 2):
+        soft: list[tuple[BudgetState, tuple[str, Any, Any, Any], _Worst]] = []
+        hard: tuple[BudgetState, tuple[str, Any, Any, Any], _Worst] | None = None
+        retry = False
+        with _lock:
+            # Innermost first: a refusal names the nearest budget that refuses.
+            for state, worst in zip(reversed(states), reversed(per_state), strict=True):
+                misfit = _misfit(state, worst)
+                if misfit is not None:
+                    if state.budget.on_exceed == "raise":
+                        hard = (state, misfit, worst)
+                        break
+                    soft.append((state, misfit, worst))
+            if (hard is not None or soft) and attempt == 1 and _later:
+                retry = True
+            elif hard is None:
+                amounts = []
+                for state, worst in zip(states, per_state, strict=True):
+                    usd, inputs, outputs = worst.usd or _ZERO, worst.input or 0, worst.output or 0
+                    state.reserved_usd += usd
+                    state.reserved_input += inputs
+                    state.reserved_output += outputs
+                    state.reserved_calls += 1
+                    amounts.append((state, usd, inputs, outputs))
+                reservation = Reservation(amounts)
+        if retry:
+            settle()  # calls that ended may still hold reservations: make their records
+            continue
+        if hard is None:
+            break
+        state, misfit, worst = hard
+        error = _refusal(state, misfit, worst, estimate.describe())
+        with _lock:
+            state.refusals.append(error)
+        raise error
+    for state, misfit, worst in soft:
+        error = _refusal(state, misfit, worst, estimate.describe())
+        _tell(state.budget.on_exceed, error, reservation)
+    return reservation
+
+
+def _tell(
+    on_exceed: str | Callable[[BudgetExceededError], object],
+    error: BudgetExceededError,
+    reservation: Reservation,
+) -> None:
+    if callable(on_exceed):
+        try:
+            on_exceed(error)
+        except BaseException:
+            reservation.cancel()
+            raise
+    else:
+        logger.warning("aiusage: %s (soft budget: the call is sent anyway)", error)
