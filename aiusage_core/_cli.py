@@ -20,6 +20,7 @@ from typing import IO, Any
 from . import __version__
 from ._errors import AIUsageError, LedgerError
 from ._ledger import Ledger, LedgerReport, ledger_sink
+from ._money import cost_of, usd_column
 from ._postgres import PostgresSink
 from ._records import UsageRecord, UsageTotals
 from ._sqlite import COLUMNS, SQLiteSink
@@ -269,15 +270,12 @@ def _render_table(report: LedgerReport) -> str:
     if unpriced:
         header.append("unpriced_calls")
 
-    # Same number of decimals in every row, so the column lines up (adding zeros is exact).
-    places = max(
-        -min(int(t.cost_usd.as_tuple().exponent), 0)
-        for t in [report.totals, *(g.totals for g in report.groups)]
-    )
+    # One money column: the same decimals in every row, aligned on the point.
+    every = [*(g.totals for g in report.groups), report.totals]
+    costs = iter(usd_column([cost_of(t) for t in every]))
 
     def figures(t: UsageTotals) -> list[str]:
-        cost = format(t.cost_usd, f".{places}f")
-        row = [f"{t.calls:,}", f"{t.input_tokens:,}", f"{t.output_tokens:,}", cost]
+        row = [f"{t.calls:,}", f"{t.input_tokens:,}", f"{t.output_tokens:,}", next(costs)]
         if unpriced:
             row.append(f"{t.unpriced_calls:,}")
         return row

@@ -32,6 +32,7 @@ from ._budget import LIMITS, Budget, BudgetAmounts
 from ._delivery import _later, settle
 from ._errors import BudgetExceededError
 from ._estimate import CallEstimate
+from ._money import usd as _usd
 from ._pricing import context_window
 
 if TYPE_CHECKING:
@@ -47,13 +48,6 @@ logger = logging.getLogger("aiusage")
 _lock = threading.Lock()
 
 _ZERO = Decimal(0)
-
-
-def _usd(amount: Decimal) -> str:
-    text = format(amount, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"${text}"
 
 
 class BudgetState:

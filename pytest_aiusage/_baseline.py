@@ -35,9 +35,10 @@ from typing import Any
 import pytest
 
 from aiusage_core import ConfigurationError, UsageTotals
+from aiusage_core._money import cost_column, cost_text, decimal_str, decimals, usd
 
 from ._files import write_atomically
-from ._format import count, decimal_str, money, plural
+from ._format import count, plural
 from ._options import option_group
 from ._report import write_summary
 from ._results import SessionUsage, totals_from_dict, totals_to_dict
@@ -485,16 +486,8 @@ def compare(
     )
 
 
-def _cost(totals: UsageTotals) -> str:
-    if totals.unpriced_calls:
-        return f"{money(totals.cost_usd)} + {totals.unpriced_calls} unpriced"
-    return money(totals.cost_usd)
-
-
-def _signed(value: Decimal | int) -> str:
-    if isinstance(value, int):
-        return f"{value:+,}" if value else "0"
-    return f"{'+' if value > 0 else '-' if value < 0 else ''}{money(abs(value))}"
+def _signed(value: int) -> str:
+    return f"{value:+,}" if value else "0"
 
 
 def _percent(before: Decimal, after: Decimal) -> str:
@@ -506,19 +499,19 @@ def _percent(before: Decimal, after: Decimal) -> str:
     return f"{change:+,}%"
 
 
-def _figure(metric: str, value: Decimal) -> str:
-    return money(value) if metric == "usd" else count(int(value))
-
-
 def _regression_line(regression: Regression) -> str:
     metric = regression.threshold.metric
     before, after = _metric(regression.before, metric), _metric(regression.after, metric)
     delta = after - before
-    signed = _signed(delta) if metric == "usd" else _signed(int(delta))
+    if metric == "usd":
+        places = decimals([before, after, delta])
+        old, new = usd(before, places), usd(after, places)
+        signed = usd(delta, places, sign=True)
+    else:
+        old, new, signed = count(int(before)), count(int(after)), _signed(int(delta))
     return (
-        f"  {regression.nodeid}: {METRICS[metric][0]} {_figure(metric, before)} -> "
-        f"{_figure(metric, after)} ({signed}, {_percent(before, after)}) "
-        f"> {regression.threshold}"
+        f"  {regression.nodeid}: {METRICS[metric][0]} {old} -> {new} "
+        f"({signed}, {_percent(before, after)}) > {regression.threshold}"
     )
 
 
@@ -526,13 +519,15 @@ def _table(changed: Sequence[tuple[Figures, Figures]]) -> list[str]:
     header = ("test", "baseline cost", "current cost", "delta %", "tokens delta", "calls delta")
     rows = [header]
     notes = []
-    for before, after in changed:
+    # One money column format for both cost columns: the same decimals throughout.
+    costs = cost_column([*(b.totals for b, _ in changed), *(a.totals for _, a in changed)])
+    for i, (before, after) in enumerate(changed):
         b, a = before.totals, after.totals
         rows.append(
             (
                 after.nodeid,
-                _cost(b),
-                _cost(a),
+                costs[i],
+                costs[len(changed) + i],
                 _percent(b.cost_usd, a.cost_usd),
                 _signed(a.total_tokens - b.total_tokens),
                 _signed(a.calls - b.calls),
@@ -584,14 +579,17 @@ def comparison_lines(
     made_calls = [f for f in comparison.new if f.totals.calls]
     if made_calls:
         lines.append("new since the baseline (not compared):")
+        places = decimals(f.totals.cost_usd for f in made_calls)
         lines.extend(
             f"  {f.nodeid}: {plural(f.totals.calls, 'call')}, "
-            f"{count(f.totals.total_tokens)} tokens, {_cost(f.totals)}"
+            f"{count(f.totals.total_tokens)} tokens, {cost_text(f.totals, places)}"
             for f in made_calls
         )
     old, new = baseline.totals, current.totals
+    places = decimals([old.cost_usd, new.cost_usd])
     lines.append(
-        f"total: {_cost(old)} -> {_cost(new)} ({_percent(old.cost_usd, new.cost_usd)}), "
+        f"total: {cost_text(old, places)} -> {cost_text(new, places)} "
+        f"({_percent(old.cost_usd, new.cost_usd)}), "
         f"tokens {_signed(new.total_tokens - old.total_tokens)}, "
         f"calls {_signed(new.calls - old.calls)}"
     )
@@ -760,7 +758,7 @@ class BaselineReporter:
             return True
         self._lines.append(
             f"saved baseline {name} to {shown} "
-            f"({plural(len(current.tests), 'test')}, {_cost(current.totals)})"
+            f"({plural(len(current.tests), 'test')}, {cost_text(current.totals)})"
         )
         return False
 

@@ -9,15 +9,18 @@ own ``@pytest.mark.ai_budget``, then its class's, then its module's, then
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from aiusage_core import ConfigurationError, UsageTotals
+from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
+from aiusage_core._money import decimals, usd, usd_each
+from aiusage_core._records import TotalsAccumulator
 
-from ._format import calls_summary, count, money, plural
+from ._format import by_model, calls_summary, count, plural
+from ._spend import Call, spend_lines, spend_of
 
 if TYPE_CHECKING:
     import pytest
@@ -186,12 +189,29 @@ class Budget:
             limit = getattr(self, name)
             if limit is None:
                 continue
-            measured = totals.total_tokens if name == "tokens" else getattr(totals, name, None)
-            if name == "usd":
-                if totals.cost_usd > limit:
-                    found.append(f"cost {money(totals.cost_usd)} > limit {money(limit)}")
-            elif measured is not None and measured > limit:
-                found.append(f"{_WHAT[name]} {count(measured)} > limit {count(limit)}")
+            measured = _measure(totals, name)
+            if measured > limit:
+                if name == "usd":
+                    spent, most = usd_each([totals.cost_usd, limit])
+                    found.append(f"cost {spent} > limit {most}")
+                else:
+                    found.append(f"{_WHAT[name]} {count(int(measured))} > limit {count(limit)}")
+        return found
+
+    def crossings(self, records: Sequence[UsageRecord]) -> dict[str, int]:
+        """For each limit ``records`` go over: the index of the record whose call took the
+        running total past it."""
+        limits = {n: getattr(self, n) for n in LIMITS if getattr(self, n) is not None}
+        found: dict[str, int] = {}
+        running = TotalsAccumulator()
+        for index, record in enumerate(records):
+            running.add(record)
+            now = running.snapshot()
+            for name, limit in limits.items():
+                if name not in found and _measure(now, name) > limit:
+                    found[name] = index
+            if len(found) == len(limits):
+                break
         return found
 
     def __str__(self) -> str:
@@ -234,6 +254,15 @@ class ResolvedBudget:
         return "; ".join(f"{', '.join(names)} from {src}" for src, names in by_source.items())
 
 
+def _measure(totals: UsageTotals, name: str) -> Decimal | int:
+    if name == "usd":
+        return totals.cost_usd
+    if name == "tokens":
+        return totals.total_tokens
+    value: int = getattr(totals, name)
+    return value
+
+
 def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
     """The limits of the ``ai_budget`` markers applying to ``item``, nearest first.
 
@@ -266,15 +295,47 @@ _UNPRICED_HINT = (
 )
 
 
+def spent_lines(budget: Budget, records: Sequence[UsageRecord], over: bool = True) -> list[str]:
+    """What spent a test's money, grouped by operation and model, biggest first; when
+    ``over``, the call that took it past each limit is marked on its group and described."""
+    spend = spend_of(records)
+    # The limits each crossing call took the test past, in the order of LIMITS.
+    crossed: dict[int, list[str]] = {}
+    for name, index in (budget.crossings(records) if over else {}).items():
+        crossed.setdefault(index, []).append(name)
+    calls = [
+        (Call.of(index + 1, records[index]), _and([_WHAT[n] for n in LIMITS if n in names]))
+        for index, names in sorted(crossed.items())
+    ]
+    marks: dict[tuple[str, str], list[str]] = {}
+    for call, limits in calls:
+        marks.setdefault((call.operation, call.model), []).append(
+            f"call {call.number} crossed the {limits} limit"
+        )
+    places = decimals([*(s.totals.cost_usd for s in spend), *(c.cost_usd for c, _ in calls)])
+    lines = ["spent by operation and model (biggest first):"]
+    lines.extend(
+        spend_lines(spend, marks={k: "; ".join(v) for k, v in marks.items()}, places=places)
+    )
+    if calls:
+        lines.append("calls that crossed a limit:")
+        lines.extend(f"  {limits}: {call.describe(places)}" for call, limits in calls)
+    return lines
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def check_budget(
     resolved: ResolvedBudget,
     totals: UsageTotals,
-    models: Callable[[], Mapping[str, UsageTotals]],
+    records: Callable[[], Sequence[UsageRecord]],
     unpriced: str,
 ) -> tuple[str | None, str | None]:
     """Check a test's usage: ``(failure message or None, warning or None)``.
 
-    ``models`` gives the calls by model; it is only called when there is something to say.
+    ``records`` gives the test's calls; it is only called when there is something to say.
     ``unpriced`` is the policy for unpriced calls under a usd limit (fail, warn, ignore).
     """
     budget = resolved.budget
@@ -282,15 +343,16 @@ def check_budget(
     unverifiable = budget.usd is not None and totals.unpriced_calls > 0 and unpriced != "ignore"
     if not over and not unverifiable:
         return None, None
-    calls = calls_summary(models())
+    recs = records()
     lines = []
     if over:
-        lines.append(f"AI budget exceeded: {', '.join(over)} ({calls})")
+        lines.append(f"AI budget exceeded: {', '.join(over)}")
     warning = None
     if unverifiable:
         unpriced_text = (
             f"AI budget cannot be verified: {plural(totals.unpriced_calls, 'call')} without a "
-            f"known price under a cost limit of {money(budget.usd or Decimal(0))} ({calls})"
+            f"known price under a cost limit of {usd(budget.usd)} "
+            f"({calls_summary(by_model(recs))})"
         )
         if unpriced == "fail":
             lines.append(f"{unpriced_text}; {_UNPRICED_HINT}")
@@ -298,5 +360,6 @@ def check_budget(
             warning = unpriced_text
     if not lines:
         return None, warning
+    lines.extend(spent_lines(budget, recs, over=bool(over)))
     lines.append(f"budget: {budget} ({resolved.describe_sources()})")
     return "\n".join(lines), warning

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from aiusage_core import ConfigurationError, UsageContext, UsageRecord, UsageTotals
+from aiusage_core import ConfigurationError, UsageContext, UsageRecord, UsageTotals, _money
+from aiusage_core._money import cost_text, usd_each
 
 from ._budget import Budget, parse_usd, parse_whole
-from ._format import by_model, calls_summary, count, decimal_str, money, plural
+from ._format import by_model, calls_summary, count, plural
 from ._session import BUDGET, CONTEXT
 
 __all__ = ["AIUsage", "ai_usage"]
@@ -101,14 +102,13 @@ class AIUsage:
         totals = self.totals
         if totals.unpriced_calls:
             raise AssertionError(
-                f"cannot check the AI cost against {money(limit)}: "
+                f"cannot check the AI cost against {_money.usd(limit)}: "
                 f"{plural(totals.unpriced_calls, 'call')} without a known price "
                 f"({self._summary()})"
             )
         if not totals.cost_usd < limit:
-            raise AssertionError(
-                f"AI cost {money(totals.cost_usd)} is not below {money(limit)} ({self._summary()})"
-            )
+            spent, most = usd_each([totals.cost_usd, limit])
+            raise AssertionError(f"AI cost {spent} is not below {most} ({self._summary()})")
 
     def assert_tokens_below(self, tokens: int) -> None:
         """Assert that the test's calls used fewer than ``tokens`` tokens (input + output)."""
@@ -157,8 +157,7 @@ class AIUsage:
     def __repr__(self) -> str:
         t = self.totals
         return (
-            f"<AIUsage {self.nodeid!r} calls={t.calls} tokens={t.total_tokens} "
-            f"cost_usd={decimal_str(t.cost_usd)}>"
+            f"<AIUsage {self.nodeid!r} calls={t.calls} tokens={t.total_tokens} cost={cost_text(t)}>"
         )
 
 

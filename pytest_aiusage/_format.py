@@ -1,4 +1,5 @@
-"""How money, token counts and calls are written in messages and in the terminal report.
+"""How token counts and calls are written in messages and in the terminal report (money is
+written by :mod:`aiusage_core._money`, the one formatter of every output).
 
 One module so a budget failure, an assertion helper and the summary describe the same calls
 with the same words.
@@ -7,33 +8,20 @@ with the same words.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from aiusage_core import UsageRecord, UsageTotals
+from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
+from aiusage_core._money import cost_text, decimal_str, decimals
 
 __all__ = [
     "by_model",
     "calls_summary",
     "count",
-    "decimal_str",
-    "model_figures",
-    "money",
     "plural",
-    "totals_figures",
+    "totals_from_dict",
+    "totals_to_dict",
 ]
-
-
-def decimal_str(value: Decimal) -> str:
-    """``value`` in plain notation without trailing zeros: ``0.00000015``, never ``1.5E-7``."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def money(value: Decimal) -> str:
-    """``$0.00045``."""
-    return f"${decimal_str(value)}"
 
 
 def count(value: int) -> str:
@@ -54,29 +42,45 @@ def by_model(records: Iterable[UsageRecord]) -> dict[str, UsageTotals]:
     return {model: UsageTotals.of(grouped[model]) for model in sorted(grouped)}
 
 
-def _cost(totals: UsageTotals) -> str:
-    if totals.unpriced_calls == totals.calls:
-        return "unpriced"
-    if totals.unpriced_calls:
-        return f"{money(totals.cost_usd)} + {totals.unpriced_calls} unpriced"
-    return money(totals.cost_usd)
-
-
-def totals_figures(totals: UsageTotals) -> str:
-    """``1,000 in / 500 out $0.00045`` (or ``unpriced``)."""
-    return f"{count(totals.input_tokens)} in / {count(totals.output_tokens)} out {_cost(totals)}"
-
-
-def model_figures(model: str, totals: UsageTotals) -> str:
-    """``gpt-4o-mini 1,000 in / 500 out $0.00045``; ``×2`` after the model for 2 calls."""
-    times = f" ×{count(totals.calls)}" if totals.calls != 1 else ""
-    return f"{model}{times} {totals_figures(totals)}"
-
-
 def calls_summary(models: Mapping[str, UsageTotals]) -> str:
-    """``1 call: gpt-4o-mini 1,000 in / 500 out $0.00045``; ``no calls`` when empty."""
+    """``2 calls: gpt-4o ×1 1,000 in / 500 out $0.00450; gpt-4o-mini ×1 10 in / 5 out
+    unknown`` (every amount with the same decimals); ``no calls`` when empty."""
     calls = sum(t.calls for t in models.values())
     if not calls:
         return "no calls"
-    parts = "; ".join(model_figures(model, totals) for model, totals in models.items())
+    places = decimals(t.cost_usd for t in models.values())
+    parts = "; ".join(
+        f"{model}{f' ×{count(t.calls)}' if t.calls != 1 else ''} {count(t.input_tokens)} in / "
+        f"{count(t.output_tokens)} out {cost_text(t, places)}"
+        for model, t in models.items()
+    )
     return f"{plural(calls, 'call')}: {parts}"
+
+
+def totals_to_dict(totals: UsageTotals) -> dict[str, Any]:
+    """``UsageTotals`` as JSON, the cost as a plain decimal string (never exponent notation)."""
+    data = totals.to_dict()
+    data["cost_usd"] = decimal_str(totals.cost_usd)
+    return data
+
+
+def totals_from_dict(data: Mapping[str, Any]) -> UsageTotals:
+    """Rebuild :class:`~aiusage_core.UsageTotals` from its JSON form."""
+    try:
+        cost = Decimal(str(data.get("cost_usd", "0")))
+    except InvalidOperation:
+        raise ConfigurationError(
+            f"cost_usd={data.get('cost_usd')!r} is not a decimal number",
+            name="cost_usd",
+            value=data.get("cost_usd"),
+        ) from None
+    return UsageTotals(
+        calls=int(data.get("calls", 0)),
+        input_tokens=int(data.get("input_tokens", 0)),
+        cached_input_tokens=int(data.get("cached_input_tokens", 0)),
+        output_tokens=int(data.get("output_tokens", 0)),
+        reasoning_tokens=int(data.get("reasoning_tokens", 0)),
+        cost_usd=cost,
+        unpriced_calls=int(data.get("unpriced_calls", 0)),
+        errors=int(data.get("errors", 0)),
+    )

@@ -35,6 +35,10 @@ HELP_UNPRICED = (
 )
 HELP_TOP = "how many of the most expensive tests the AI usage summary lists (default 5; 0: none)."
 HELP_JSON = "write the AI usage of every test to this JSON file."
+HELP_JSON_CALLS = (
+    "list every call (time, operation, model, tokens, cost, request id) per test in the JSON "
+    "report and in the HTML report."
+)
 HELP_STRICT = (
     "fail a test during which an AI call was made outside any usage context (e.g. in a thread "
     "not started with aiusage_core.propagate)."
@@ -78,6 +82,13 @@ def add_options(parser: pytest.Parser) -> None:
         "--aiusage-json", metavar="PATH", dest="aiusage_json", default=None, help=HELP_JSON
     )
     group.addoption(
+        "--aiusage-json-calls",
+        action="store_true",
+        dest="aiusage_json_calls",
+        default=None,
+        help=HELP_JSON_CALLS,
+    )
+    group.addoption(
         "--aiusage-strict",
         action="store_true",
         dest="aiusage_strict",
@@ -89,6 +100,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("aiusage_unpriced", HELP_UNPRICED, type="string", default="fail")
     parser.addini("aiusage_top", HELP_TOP, type="string", default=str(_DEFAULT_TOP))
     parser.addini("aiusage_json", HELP_JSON, type="string", default="")
+    parser.addini("aiusage_json_calls", HELP_JSON_CALLS, type="bool", default=False)
     parser.addini("aiusage_strict", HELP_STRICT, type="bool", default=False)
 
 
@@ -111,6 +123,8 @@ class Options:
     """How many of the most expensive tests the summary lists."""
     json_path: Path | None
     """Where to write the JSON report, or ``None``."""
+    json_calls: bool
+    """Whether the reports list every call."""
     strict: bool
     """Whether calls outside any usage context fail the test."""
 
@@ -160,6 +174,9 @@ def _read(config: pytest.Config) -> Options:
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         json_path = base / ini_json
 
+    raw = config.getoption("aiusage_json_calls")
+    json_calls = bool(config.getini("aiusage_json_calls")) if raw is None else bool(raw)
+
     raw = config.getoption("aiusage_strict")
     strict = bool(config.getini("aiusage_strict")) if raw is None else bool(raw)
 
@@ -175,5 +192,6 @@ def _read(config: pytest.Config) -> Options:
         unpriced=unpriced,  # type: ignore[arg-type]
         top=top,
         json_path=json_path,
+        json_calls=json_calls,
         strict=strict,
     )

@@ -136,6 +136,7 @@ def pytest_terminal_summary(
             usage,
             top=state.options.top,
             strict=state.options.strict,
+            verbose=config.getoption("verbose") > 0,
             warnings=state.warnings,
             stop_message=state.stop_message,
             json_path=state.options.json_path,

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
 
-from ._format import by_model, decimal_str
+from ._format import by_model, totals_from_dict, totals_to_dict
+from ._spend import Call, Spend, by_operation, calls_of, spend_of
 
-__all__ = ["JSON_VERSION", "NodeKind", "NodeUsage", "SessionUsage", "totals_from_dict"]
+__all__ = [
+    "JSON_VERSION",
+    "NodeKind",
+    "NodeUsage",
+    "SessionUsage",
+    "totals_from_dict",
+    "totals_to_dict",
+]
 
 JSON_VERSION = 1
 """The ``version`` of the JSON report; bumped only when a field is removed or changes meaning."""
@@ -28,35 +36,6 @@ any usage context."""
 
 _NO_MODELS: Mapping[str, UsageTotals] = MappingProxyType({})
 _EMPTY = UsageTotals()
-
-
-def totals_to_dict(totals: UsageTotals) -> dict[str, Any]:
-    """``UsageTotals`` as JSON, the cost as a plain decimal string (never exponent notation)."""
-    data = totals.to_dict()
-    data["cost_usd"] = decimal_str(totals.cost_usd)
-    return data
-
-
-def totals_from_dict(data: Mapping[str, Any]) -> UsageTotals:
-    """Rebuild :class:`~aiusage_core.UsageTotals` from its JSON form."""
-    try:
-        cost = Decimal(str(data.get("cost_usd", "0")))
-    except InvalidOperation:
-        raise ConfigurationError(
-            f"cost_usd={data.get('cost_usd')!r} is not a decimal number",
-            name="cost_usd",
-            value=data.get("cost_usd"),
-        ) from None
-    return UsageTotals(
-        calls=int(data.get("calls", 0)),
-        input_tokens=int(data.get("input_tokens", 0)),
-        cached_input_tokens=int(data.get("cached_input_tokens", 0)),
-        output_tokens=int(data.get("output_tokens", 0)),
-        reasoning_tokens=int(data.get("reasoning_tokens", 0)),
-        cost_usd=cost,
-        unpriced_calls=int(data.get("unpriced_calls", 0)),
-        errors=int(data.get("errors", 0)),
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,17 +63,39 @@ class NodeUsage:
     """For a fixture: ``"setup"`` or ``"teardown"``."""
     during: str | None = None
     """For a fixture: the node id of the test during whose setup or teardown it ran."""
+    spend: tuple[Spend, ...] = ()
+    """The calls grouped by operation and model, biggest cost first."""
+    unreported_calls: int = 0
+    """Calls whose response reported no usage (``usage_status="missing"``): their tokens and
+    cost are unknown, not zero."""
+    call_log: tuple[Call, ...] = ()
+    """Every call, in order (only with ``--aiusage-json-calls``)."""
 
     @classmethod
-    def of_records(cls, nodeid: str, records: Iterable[UsageRecord], **fields: Any) -> NodeUsage:
-        """Sum ``records`` into a :class:`NodeUsage` (``fields`` sets kind, scope, ...)."""
+    def of_records(
+        cls,
+        nodeid: str,
+        records: Iterable[UsageRecord],
+        *,
+        with_calls: bool = False,
+        **fields: Any,
+    ) -> NodeUsage:
+        """Sum ``records`` into a :class:`NodeUsage` (``fields`` sets kind, scope, ...);
+        ``with_calls`` keeps every call in :attr:`call_log`."""
         records = list(records)
         return cls(
             nodeid=nodeid,
             totals=UsageTotals.of(records),
             by_model=MappingProxyType(by_model(records)),
+            spend=spend_of(records),
+            unreported_calls=sum(r.usage_status == "missing" for r in records),
+            call_log=calls_of(records) if with_calls else (),
             **fields,
         )
+
+    def by_operation(self) -> dict[str, UsageTotals]:
+        """Totals per operation (see :mod:`._spend`), biggest cost first."""
+        return by_operation(self.spend)
 
     @property
     def calls(self) -> int:
@@ -127,10 +128,16 @@ class NodeUsage:
         return self.totals.unpriced_calls
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``nodeid``, the totals' fields, ``by_model`` and ``kind`` (plus
-        ``scope``, ``phase`` and ``during`` where set)."""
+        """The JSON form: ``nodeid``, the totals' fields, ``by_model``, ``by_operation``,
+        ``spend``, ``unreported_calls`` and ``kind`` (plus ``call_log``, ``scope``, ``phase``
+        and ``during`` where set)."""
         data: dict[str, Any] = {"nodeid": self.nodeid, **totals_to_dict(self.totals)}
         data["by_model"] = {model: totals_to_dict(t) for model, t in self.by_model.items()}
+        data["by_operation"] = {op: totals_to_dict(t) for op, t in self.by_operation().items()}
+        data["spend"] = [s.to_dict() for s in self.spend]
+        data["unreported_calls"] = self.unreported_calls
+        if self.call_log:
+            data["call_log"] = [c.to_dict() for c in self.call_log]
         data["kind"] = self.kind
         for name in ("scope", "phase", "during"):
             value = getattr(self, name)
@@ -153,6 +160,9 @@ class NodeUsage:
             scope=data.get("scope"),
             phase=data.get("phase"),
             during=data.get("during"),
+            spend=tuple(Spend.from_dict(s) for s in data.get("spend", ())),
+            unreported_calls=int(data.get("unreported_calls", 0)),
+            call_log=tuple(Call.from_dict(c) for c in data.get("call_log", ())),
         )
 
 
@@ -195,6 +205,10 @@ class SessionUsage:
             for model, totals in node.by_model.items():
                 merged[model] = merged[model] + totals if model in merged else totals
         return {model: merged[model] for model in sorted(merged)}
+
+    def by_operation(self) -> dict[str, UsageTotals]:
+        """Totals per operation (see :mod:`._spend`) over the tests, biggest cost first."""
+        return by_operation(s for test in self.tests for s in test.spend)
 
     def most_expensive(self, n: int) -> list[NodeUsage]:
         """The ``n`` tests that cost most (then used most tokens), tests without calls left

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
-from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -29,9 +28,10 @@ from aiusage_core import (
     settings,
 )
 from aiusage_core._delivery import add_listener, remove_listener
+from aiusage_core._money import decimal_str, usd_each
 
 from ._budget import ResolvedBudget, check_budget, marker_layers
-from ._format import by_model, calls_summary, decimal_str, money
+from ._format import by_model, calls_summary
 from ._options import Options
 from ._report import write_json
 from ._results import NodeUsage, SessionUsage
@@ -169,10 +169,8 @@ class SessionState:
         totals = context.totals
         if not totals.calls:
             return
-        usage = NodeUsage(
-            nodeid=item.nodeid,
-            totals=totals,
-            by_model=MappingProxyType(by_model(context.records)),
+        usage = NodeUsage.of_records(
+            item.nodeid, context.records, with_calls=self.options.json_calls
         )
         item.stash[_USAGE] = usage
         item.user_properties.extend(
@@ -224,7 +222,7 @@ class SessionState:
         resolved = item.stash.get(BUDGET, None)
         if totals.calls and resolved is not None:
             failure, warning = check_budget(
-                resolved, totals, lambda: by_model(context.records), self.options.unpriced
+                resolved, totals, lambda: context.records, self.options.unpriced
             )
             if failure and "budget" not in flagged:
                 flagged.add("budget")
@@ -286,11 +284,11 @@ class SessionState:
         if not totals.calls:
             return
         current = self.current
-        usage = NodeUsage(
-            nodeid=fixture_name(fixturedef),
+        usage = NodeUsage.of_records(
+            fixture_name(fixturedef),
+            detached.context.records,
+            with_calls=self.options.json_calls,
             kind="fixture",
-            totals=totals,
-            by_model=MappingProxyType(by_model(detached.context.records)),
             scope=fixturedef.scope,
             phase=phase,
             during=current.nodeid if current is not None else None,
@@ -345,8 +343,9 @@ class SessionState:
         limit = self.options.max_usd
         cost = self.totals.cost_usd
         if limit is not None and self.stop_message is None and cost > limit:
+            spent, most = usd_each([cost, limit])
             self.stop_message = (
-                f"AI session budget exceeded: cost {money(cost)} > limit {money(limit)} "
+                f"AI session budget exceeded: cost {spent} > limit {most} "
                 f"({self.options.max_usd_source})"
             )
             if self.session is not None:

@@ -41,12 +41,12 @@ def test_a_changed_test_gets_a_row_with_its_deltas(
     assert lines[1] == "tests: 1 changed, 2 unchanged, 0 new, 0 removed (not run now)"
     assert lines[2].split() == [*HEADER, "calls", "delta"]
     # 0.00045 -> 0.000465 is +3.33...%; 1,500 -> 1,600 tokens; the same one call.
-    assert lines[3].split() == [SUMMARISE, "$0.00045", "$0.000465", "+3.3%", "+100", "0"]
+    assert lines[3].split() == [SUMMARISE, "$0.000450", "$0.000465", "+3.3%", "+100", "0"]
     # Columns line up under the header.
     assert lines[3].index("$0.000465") + len("$0.000465") == lines[2].index("current cost") + len(
         "current cost"
     )
-    assert lines[4] == "total: $0.00431 -> $0.004325 (+0.3%), tokens +100, calls 0"
+    assert lines[4] == "total: $0.004310 -> $0.004325 (+0.3%), tokens +100, calls 0"
 
 
 def test_a_changed_model_and_falls_are_shown(
@@ -59,7 +59,7 @@ def test_a_changed_model_and_falls_are_shown(
     lines = section(result)
     assert lines[3].split() == [
         SUMMARISE,
-        *("$0.00045", "$0.0075", "+1,566.7%", "0", "0"),
+        *("$0.00045", "$0.00750", "+1,566.7%", "0", "0"),
         *("(models:", "gpt-4o-mini", "->", "gpt-4o)"),
     ]
 
@@ -67,7 +67,7 @@ def test_a_changed_model_and_falls_are_shown(
     monkeypatch.setenv("AIU_SUMMARISE_MODEL", "gpt-4o-mini")
     monkeypatch.setenv("AIU_SUMMARISE_IN", "500")
     lines = section(pytester.runpytest("--aiusage-compare=main"))
-    assert lines[3].split() == [SUMMARISE, "$0.00045", "$0.000375", "-16.7%", "-500", "0"]
+    assert lines[3].split() == [SUMMARISE, "$0.000450", "$0.000375", "-16.7%", "-500", "0"]
 
 
 def test_tests_that_start_making_calls_grow_from_zero(
@@ -79,7 +79,7 @@ def test_tests_that_start_making_calls_grow_from_zero(
     lines = section(pytester.runpytest("--aiusage-compare=main"))
     assert lines[3].split() == [
         "test_suite.py::test_no_ai",
-        *("$0", "$0.000009", "+inf%", "+30", "+2"),
+        *("$0.000000", "$0.000009", "+inf%", "+30", "+2"),
         *("(models:", "none", "->", "gpt-4o-mini)"),
     ]
 
@@ -142,7 +142,7 @@ def test_compare_and_save_in_one_run_compares_with_the_old_baseline(
     monkeypatch.setenv("AIU_SUMMARISE_IN", "1100")
     result = pytester.runpytest("--aiusage-compare=main", "--aiusage-save=main")
     lines = section(result)
-    assert lines[3].split()[:3] == [SUMMARISE, "$0.00045", "$0.000465"]
+    assert lines[3].split()[:3] == [SUMMARISE, "$0.000450", "$0.000465"]
     assert lines[-1] == "saved baseline 'main' to .aiusage/baselines/main.json (3 tests, $0.004325)"
     assert read_baseline(pytester)["totals"]["cost_usd"] == "0.004325"
 

@@ -37,8 +37,8 @@ def test_a_run_within_every_threshold_passes(grown: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("expr", "line"),
     [
-        ("usd:3%", "cost $0.00045 -> $0.000465 (+$0.000015, +3.3%) > usd:3%"),
-        ("usd:0.00001", "cost $0.00045 -> $0.000465 (+$0.000015, +3.3%) > usd:0.00001"),
+        ("usd:3%", "cost $0.000450 -> $0.000465 (+$0.000015, +3.3%) > usd:3%"),
+        ("usd:0.00001", "cost $0.000450 -> $0.000465 (+$0.000015, +3.3%) > usd:0.00001"),
         ("tokens:5%", "tokens 1,500 -> 1,600 (+100, +6.7%) > tokens:5%"),
         ("tokens:99", "tokens 1,500 -> 1,600 (+100, +6.7%) > tokens:99"),
         ("input_tokens:0", "input tokens 1,000 -> 1,100 (+100, +10.0%) > input_tokens:0"),
@@ -66,7 +66,7 @@ def test_every_threshold_passed_is_listed(grown: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert section(result)[-4:] == [
         "regressions past --aiusage-compare-fail usd:3%, output_tokens:0, tokens:5%:",
-        "  test_suite.py::test_summarise: cost $0.00045 -> $0.000465 (+$0.000015, +3.3%) > usd:3%",
+        "  test_suite.py::test_summarise: cost $0.000450 -> $0.000465 (+$0.000015, +3.3%) > usd:3%",
         "  test_suite.py::test_summarise: tokens 1,500 -> 1,600 (+100, +6.7%) > tokens:5%",
         FAILED_RUN,
     ]

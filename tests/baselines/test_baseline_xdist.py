@@ -30,6 +30,6 @@ def test_xdist_saves_and_compares_like_a_serial_run(
     # Everything but the saving time, which is in the first line, is the same.
     assert section(parallel)[1:] == section(serial)[1:]
     assert (
-        "  test_suite.py::test_summarise: cost $0.00045 -> $0.000465 (+$0.000015, +3.3%) > usd:3%"
+        "  test_suite.py::test_summarise: cost $0.000450 -> $0.000465 (+$0.000015, +3.3%) > usd:3%"
         in section(parallel)
     )

@@ -25,8 +25,12 @@ def test_summarise():
     result.stdout.fnmatch_lines(
         [
             "*_ test_summarise _*",
-            "AI budget exceeded: cost $0.00045 > limit $0.0004 "
-            "(1 call: gpt-4o-mini 1,000 in / 500 out $0.00045)",
+            "AI budget exceeded: cost $0.00045 > limit $0.00040",
+            "spent by operation and model (biggest first):",
+            "  $0.00045     1 call     1,000 in       500 out  (test)  gpt-4o-mini  "
+            "<- call 1 crossed the cost limit",
+            "calls that crossed a limit:",
+            "  cost: call 1 at *, (test), gpt-4o-mini, 1,000 in / 500 out, $0.00045",
             "budget: usd=0.0004 (usd from @pytest.mark.ai_budget on test_cost.py::test_summarise)",
             "FAILED test_cost.py::test_summarise - AI budget exceeded*",
         ]
@@ -61,8 +65,16 @@ def test_two_calls():
     result.stdout.fnmatch_lines(
         [
             "AI budget exceeded: tokens 2,600 > limit 2,000, input tokens 2,000 > limit 1,999, "
-            "output tokens 600 > limit 400, calls 2 > limit 1 (2 calls: "
-            "gpt-4o 1,000 in / 100 out $0.0035; gpt-4o-mini 1,000 in / 500 out $0.00045)",
+            "output tokens 600 > limit 400, calls 2 > limit 1",
+            "spent by operation and model (biggest first):",
+            "  $0.00350     1 call     1,000 in       100 out  (test)  gpt-4o  <- call 2 crossed "
+            "the tokens, input tokens and calls limit",
+            "  $0.00045     1 call     1,000 in       500 out  (test)  gpt-4o-mini  <- call 1 "
+            "crossed the output tokens limit",
+            "calls that crossed a limit:",
+            "  output tokens: call 1 at *, (test), gpt-4o-mini, 1,000 in / 500 out, $0.00045",
+            "  tokens, input tokens and calls: call 2 at *, (test), gpt-4o, 1,000 in / 100 out, "
+            "$0.00350",
         ]
     )
 
@@ -80,8 +92,10 @@ def test_three_calls():
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(
         [
-            "AI budget exceeded: calls 3 > limit 2 "
-            "(3 calls: gpt-4o-mini ×3 3,000 in / 1,500 out $0.00135)",
+            "AI budget exceeded: calls 3 > limit 2",
+            "spent by operation and model (biggest first):",
+            "  $0.00135    3 calls     3,000 in     1,500 out  (test)  gpt-4o-mini  "
+            "<- call 3 crossed the calls limit",
         ]
     )
 
@@ -113,12 +127,12 @@ def test_module_calls():
     result.stdout.fnmatch_lines(
         [
             "*_ TestSuite.test_own_usd_class_calls _*",
-            "AI budget exceeded: cost $0.00045 > limit $0.0001 (*",
+            "AI budget exceeded: cost $0.00045 > limit $0.00010",
             "budget: usd=0.0001, calls=3 (usd from @pytest.mark.ai_budget on "
             "test_nearest.py::TestSuite::test_own_usd_class_calls; "
             "calls from @pytest.mark.ai_budget on test_nearest.py::TestSuite)",
             "*_ test_module_calls _*",
-            "AI budget exceeded: calls 2 > limit 1 (*",
+            "AI budget exceeded: calls 2 > limit 1",
             "budget: usd=1, calls=1 (usd, calls from @pytest.mark.ai_budget on test_nearest.py)",
             "PASSED test_nearest.py::TestSuite::test_class_calls_module_usd",
         ]
@@ -148,10 +162,10 @@ def test_ini_default_budget_applies_to_tests_without_a_marker(
     result.stdout.fnmatch_lines(
         [
             "*_ test_default _*",
-            "AI budget exceeded: cost $0.00045 > limit $0.0001 (*",
+            "AI budget exceeded: cost $0.00045 > limit $0.00010",
             "budget: usd=0.0001, calls=5 (usd, calls from ini aiusage_default_budget)",
             "*_ test_marker _*",
-            "AI budget exceeded: cost $0.00045 > limit $0.0002 (*",
+            "AI budget exceeded: cost $0.00045 > limit $0.00020",
             "budget: usd=0.0002, calls=5 (usd from @pytest.mark.ai_budget on "
             "test_defaults.py::test_marker; calls from ini aiusage_default_budget)",
         ]
@@ -168,7 +182,7 @@ def test_marker_beats_command_line_which_beats_ini(
     result.stdout.fnmatch_lines(
         [
             "*_ test_marker _*",
-            "AI budget exceeded: cost $0.00045 > limit $0.0002 (*",
+            "AI budget exceeded: cost $0.00045 > limit $0.00020",
             "budget: usd=0.0002, calls=5 (usd from @pytest.mark.ai_budget on "
             "test_defaults.py::test_marker; calls from ini aiusage_default_budget)",
             "PASSED test_defaults.py::test_default",
@@ -295,7 +309,7 @@ def test_no_usd_limit():
 )
 UNPRICED_MESSAGE = (
     "AI budget cannot be verified: 1 call without a known price under a cost limit of $0.01 "
-    "(1 call: my-private-model 100 in / 10 out unpriced)"
+    "(1 call: my-private-model 100 in / 10 out unknown)"
 )
 
 
@@ -346,7 +360,14 @@ def test_uses_fixture(warmed):
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["AI budget exceeded: calls 2 > limit 1 (*"])
+    result.stdout.fnmatch_lines(
+        [
+            "AI budget exceeded: calls 2 > limit 1",
+            "spent by operation and model (biggest first):",
+            "  $0.00090    2 calls     2,000 in     1,000 out  (test)  gpt-4o-mini  "
+            "<- call 2 crossed the calls limit",
+        ]
+    )
 
 
 def test_usage_in_function_fixture_teardown_fails_the_teardown(pytester: pytest.Pytester) -> None:
@@ -368,8 +389,10 @@ def test_one_call_then_teardown(cleanup):
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_one_call_then_teardown _*",
-            "AI budget exceeded: calls 2 > limit 1 "
-            "(2 calls: gpt-4o-mini ×2 2,000 in / 1,000 out $0.0009)",
+            "AI budget exceeded: calls 2 > limit 1",
+            "spent by operation and model (biggest first):",
+            "  $0.00090    2 calls     2,000 in     1,000 out  (test)  gpt-4o-mini  "
+            "<- call 2 crossed the calls limit",
         ]
     )
 
@@ -392,7 +415,7 @@ def test_fails_anyway():
         [
             "E       assert 1 == 2",
             "*- AI usage -*",
-            "AI budget exceeded: calls 1 > limit 0 (*",
+            "AI budget exceeded: calls 1 > limit 0",
             "FAILED test_both.py::test_fails_anyway - assert 1 == 2",
         ]
     )
@@ -413,7 +436,7 @@ def test_skips_after_a_call():
     result.stdout.fnmatch_lines(
         [
             "warning: test_skip.py::test_skips_after_a_call: AI budget exceeded: calls 1 > "
-            "limit 0 (*) (the test was skipped, so it was not failed)",
+            "limit 0 (the test was skipped, so it was not failed)",
         ]
     )
 

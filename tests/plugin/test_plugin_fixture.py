@@ -46,7 +46,7 @@ def test_view(warmed, ai_usage):
     assert ai_usage.by_model()["gpt-4o-mini"].cost_usd == Decimal("0.0007725")
     assert ai_usage.budget == Budget(usd=Decimal(1), calls=5)
     assert repr(ai_usage) == (
-        "<AIUsage 'test_view.py::test_view' calls=3 tokens=4700 cost_usd=0.0042725>"
+        "<AIUsage 'test_view.py::test_view' calls=3 tokens=4700 cost=$0.0042725>"
     )
 """
     )
@@ -119,8 +119,8 @@ def test_tokens(ai_usage):
             "*_ test_cost _*",
             f"E       AssertionError: AI cost $0.00045 is not below $0.00045 {calls}",
             "*_ test_cost_unpriced _*",
-            "E       AssertionError: cannot check the AI cost against $1: 1 call without a known "
-            "price (1 call: my-private-model 10 in / 1 out unpriced)",
+            "E       AssertionError: cannot check the AI cost against $1.00: 1 call without a "
+            "known price (1 call: my-private-model 10 in / 1 out unknown)",
             "*_ test_tokens _*",
             f"E       AssertionError: AI tokens 1,500 are not below 1,500 {calls}",
         ]

@@ -45,15 +45,15 @@ def test_summary_shows_totals_models_and_the_most_expensive_tests(
     result.stdout.fnmatch_lines(
         [
             "*= AI usage =*",
-            "total: 4 calls, 4,010 input + 705 output = 4,715 tokens, $0.004277 "
+            "total: 4 calls, 4,010 input + 705 output = 4,715 tokens, $0.0042770 "
             "(3 of 4 tests made AI calls)",
             "by model:",
-            "       $0.0035      1 call       1,000 in         100 out  gpt-4o",
-            "     $0.000777     3 calls       3,010 in         605 out  gpt-4o-mini",
+            "  $0.0035000      1 call       1,000 in         100 out  gpt-4o",
+            "  $0.0007770     3 calls       3,010 in         605 out  gpt-4o-mini",
             "most expensive tests (top 3):",
-            "    $0.0038225     2 calls       3,000 in         200 out  test_suite.py::test_big",
-            "      $0.00045      1 call       1,000 in         500 out  test_suite.py::test_small",
-            "    $0.0000045      1 call          10 in           5 out  test_suite.py::test_tiny",
+            "  $0.0038225     2 calls       3,000 in         200 out  test_suite.py::test_big",
+            "  $0.0004500      1 call       1,000 in         500 out  test_suite.py::test_small",
+            "  $0.0000045      1 call          10 in           5 out  test_suite.py::test_tiny",
             "*= 4 passed in *",
         ]
     )
@@ -209,10 +209,10 @@ def test_second(warm, ai_usage):
     # warm: 100 x 0.15 + 10 x 0.60 = 0.000021 (setup), 200 x 0.15 + 20 x 0.60 = 0.000042
     result.stdout.fnmatch_lines(
         [
-            "wider-scoped fixtures (not counted in any test): 3 calls, $0.000513",
-            "      $0.00045      1 call       1,000 in         500 out  client (session fixture, "
+            "wider-scoped fixtures (not counted in any test): 3 calls, $0.0005130",
+            "  $0.0004500      1 call       1,000 in         500 out  client (session fixture, "
             "setup)",
-            "     $0.000063     2 calls         300 in          30 out  test_fixtures.py::warm "
+            "  $0.0000630     2 calls         300 in          30 out  test_fixtures.py::warm "
             "(module fixture, setup + teardown)",
         ]
     )
@@ -348,3 +348,84 @@ def test_records(ai_usage):
     result.stdout.fnmatch_lines(
         ["*aiusage: record listener * failed*", "RuntimeError: observer bug", "total: 1 call,*"]
     )
+
+
+OPERATIONS = (
+    HEADER
+    + """
+from aiusage_core import ai_usage_context
+
+def test_batch():
+    with ai_usage_context("label_receipt"):
+        record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+        with ai_usage_context("merchant"):
+            record_usage(model="gpt-4o", input_tokens=1000, output_tokens=100)
+    record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5)
+    record_usage(model="my-private-model", input_tokens=7, output_tokens=3)
+"""
+)
+# label_receipt/merchant gpt-4o 0.0035; label_receipt gpt-4o-mini 0.00045;
+# (test) gpt-4o-mini 0.0000045; (test) my-private-model unknown
+
+
+def test_verbose_summary_shows_what_spent_the_money_of_the_top_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_ops=OPERATIONS)
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "most expensive tests (top 1):",
+            "  $0.0039545 + unknown (1 call)     4 calls       2,017 in         608 out  "
+            "test_ops.py::test_batch",
+            "      $0.0035000     1 call     1,000 in       100 out  label_receipt/merchant  "
+            "gpt-4o",
+            "      $0.0004500     1 call     1,000 in       500 out  label_receipt           "
+            "gpt-4o-mini",
+            "      $0.0000045     1 call        10 in         5 out  (test)                  "
+            "gpt-4o-mini",
+            "         unknown     1 call         7 in         3 out  (test)                  "
+            "my-private-model",
+        ]
+    )
+    quiet = pytester.runpytest()
+    quiet.stdout.no_fnmatch_line("*label_receipt/merchant*")
+
+
+def test_json_report_breaks_each_test_down_by_operation_and_model_and_lists_calls(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_ops=OPERATIONS)
+    pytester.runpytest("--aiusage-json=usage.json").assert_outcomes(passed=1)
+    (test,) = json.loads((pytester.path / "usage.json").read_text())["tests"]
+    assert "call_log" not in test
+    assert {op: (t["calls"], t["cost_usd"]) for op, t in test["by_operation"].items()} == {
+        "label_receipt/merchant": (1, "0.0035"),
+        "label_receipt": (1, "0.00045"),
+        "": (2, "0.0000045"),
+    }
+    assert list(test["by_operation"]) == ["label_receipt/merchant", "label_receipt", ""]
+    assert [(s["operation"], s["model"], s["calls"], s["cost_usd"]) for s in test["spend"]] == [
+        ("label_receipt/merchant", "gpt-4o", 1, "0.0035"),
+        ("label_receipt", "gpt-4o-mini", 1, "0.00045"),
+        ("", "gpt-4o-mini", 1, "0.0000045"),
+        ("", "my-private-model", 1, "0"),
+    ]
+    assert test["spend"][-1]["unpriced_calls"] == 1
+    assert test["unreported_calls"] == 0
+
+    pytester.runpytest("--aiusage-json=usage.json", "--aiusage-json-calls").assert_outcomes(
+        passed=1
+    )
+    (test,) = json.loads((pytester.path / "usage.json").read_text())["tests"]
+    calls = test["call_log"]
+    assert [
+        (c["number"], c["operation"], c["model"], c["input_tokens"], c["cost_usd"]) for c in calls
+    ] == [
+        (1, "label_receipt", "gpt-4o-mini", 1000, "0.00045"),
+        (2, "label_receipt/merchant", "gpt-4o", 1000, "0.0035"),
+        (3, "", "gpt-4o-mini", 10, "0.0000045"),
+        (4, "", "my-private-model", 7, None),
+    ]
+    assert all(c["timestamp"].endswith("+00:00") and "request_id" in c for c in calls)

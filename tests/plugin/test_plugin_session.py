@@ -45,7 +45,7 @@ def test_session_budget_crossed_by_the_last_test_still_fails_the_run(
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
-        ["AI session budget exceeded: cost $0.00135 > limit $0.001 (ini aiusage_max_usd)"]
+        ["AI session budget exceeded: cost $0.00135 > limit $0.00100 (ini aiusage_max_usd)"]
     )
 
 
@@ -86,7 +86,7 @@ def test_calls_outside_any_context_are_reported_with_the_test_they_happened_in(
     result.stdout.fnmatch_lines(
         [
             "outside any usage context: 1 call, $0.0000045 (use --aiusage-strict to fail the test)",
-            "    $0.0000045      1 call          10 in           5 out  during "
+            "  $0.0000045      1 call          10 in           5 out  during "
             "test_threads.py::test_plain_thread",
         ]
     )

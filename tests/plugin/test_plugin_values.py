@@ -37,7 +37,7 @@ def test_budget_parses_a_spec_and_names_the_limits_it_goes_over() -> None:
     assert budget == Budget(usd=Decimal("0.0004"), calls=1, tokens=2000)
     assert str(budget) == "usd=0.0004, tokens=2000, calls=1"
     totals = UsageTotals(calls=2, input_tokens=1000, output_tokens=500, cost_usd=Decimal("0.00045"))
-    assert budget.violations(totals) == ["cost $0.00045 > limit $0.0004", "calls 2 > limit 1"]
+    assert budget.violations(totals) == ["cost $0.00045 > limit $0.00040", "calls 2 > limit 1"]
     assert Budget().is_empty
     assert Budget().violations(totals) == []
     assert str(Budget()) == "no limits"

@@ -77,5 +77,5 @@ def test_spend(n):
     result = pytester.runpytest_subprocess("-n", "2", "--aiusage-max-usd=0.0012")
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
-        ["AI session budget exceeded: cost $0.00135 > limit $0.0012 (--aiusage-max-usd)"]
+        ["AI session budget exceeded: cost $0.00135 > limit $0.00120 (--aiusage-max-usd)"]
     )

@@ -169,11 +169,11 @@ def test_table_is_aligned_with_a_totals_row_and_an_unpriced_note(
     assert out.splitlines() == [
         "model        calls  input_tokens  output_tokens  cost_usd  unpriced_calls",
         "-----------  -----  ------------  -------------  --------  --------------",
-        "gpt-4o           2         1,500          1,200   0.01575               0",
-        "gpt-4o-mini      2         3,000            300   0.00063               0",
-        "my-model         1            10             10   0.00000               1",
+        "gpt-4o           2         1,500          1,200  $0.01575               0",
+        "gpt-4o-mini      2         3,000            300  $0.00063               0",
+        "my-model         1            10             10   unknown               1",
         "-----------  -----  ------------  -------------  --------  --------------",
-        "TOTAL            5         4,510          1,510   0.01638               1",
+        "TOTAL            5         4,510          1,510  $0.01638               1",
         "note: 1 call(s) could not be priced; cost_usd is a lower bound",
     ]
 
