@@ -19,9 +19,9 @@ from typing import IO, Any
 
 from . import __version__
 from ._errors import AIUsageError, LedgerError
-from ._ledger import Ledger, LedgerReport, ledger_sink
+from ._ledger import Ledger, LedgerReport
 from ._money import cost_of, usd_column
-from ._postgres import PostgresSink
+from ._postgres import PostgresSink, ledger_sink
 from ._records import UsageRecord, UsageTotals
 from ._sqlite import COLUMNS, SQLiteSink
 
@@ -243,17 +243,9 @@ def _money(value: Any) -> str:
 
 
 def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
-    return {
-        "calls": totals.calls,
-        "input_tokens": totals.input_tokens,
-        "cached_input_tokens": totals.cached_input_tokens,
-        "output_tokens": totals.output_tokens,
-        "reasoning_tokens": totals.reasoning_tokens,
-        "total_tokens": totals.total_tokens,
-        "cost_usd": _money(totals.cost_usd),
-        "unpriced_calls": totals.unpriced_calls,
-        "errors": totals.errors,
-    }
+    data = totals.to_dict()
+    data["cost_usd"] = _money(totals.cost_usd)
+    return data
 
 
 def _cell(value: Any) -> str:

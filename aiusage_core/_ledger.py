@@ -19,16 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ._ledger_query import BUILTIN_KEYS, GroupRows, Key, Selection, parse_key
+from ._postgres import is_postgres_dsn
 from ._records import UsageRecord, UsageTotals
 
-if TYPE_CHECKING:
-    from ._postgres import PostgresSink
-    from ._sqlite import SQLiteSink
-
-__all__ = ["BUILTIN_KEYS", "GroupTotals", "Ledger", "LedgerReport", "ledger_sink"]
+__all__ = ["BUILTIN_KEYS", "GroupTotals", "Ledger", "LedgerReport"]
 
 
 @dataclass(frozen=True)
@@ -69,25 +66,6 @@ class _Reader(Protocol):
     def close(self) -> None: ...
 
 
-def is_postgres(location: str | os.PathLike[str]) -> bool:
-    """Whether ``location`` is a PostgreSQL DSN (``postgresql://...``) rather than a path."""
-    return isinstance(location, str) and location.lower().startswith(
-        ("postgresql://", "postgres://")
-    )
-
-
-def ledger_sink(location: str | os.PathLike[str]) -> SQLiteSink | PostgresSink:
-    """The sink that writes the ledger at ``location``: a ``PostgresSink`` for a
-    ``postgresql://`` DSN, else an ``SQLiteSink`` for a file path."""
-    if is_postgres(location):
-        from ._postgres import PostgresSink
-
-        return PostgresSink(str(location))
-    from ._sqlite import SQLiteSink
-
-    return SQLiteSink(location)
-
-
 def _order(value: Any) -> tuple[int, str, float]:
     """Sort key for group values of mixed types: missing, then numbers, then text."""
     if value is None:
@@ -108,7 +86,7 @@ class Ledger:
 
     def __init__(self, location: str | os.PathLike[str]) -> None:
         self._reader: _Reader
-        if is_postgres(location):
+        if is_postgres_dsn(location):
             from ._postgres_ledger import PostgresReader
 
             self._reader = PostgresReader(str(location))

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ._counts import COUNT_NAMES
 from ._errors import ConfigurationError
 from ._records import UsageTotals
 
@@ -24,6 +25,7 @@ __all__ = [
     "parse_key",
     "record_dict",
     "totals_from_row",
+    "totals_sql",
 ]
 
 BUILTIN_KEYS = (
@@ -95,16 +97,27 @@ GroupRows = tuple[UsageTotals, list[tuple[tuple[Any, ...], UsageTotals]]]
 """What a reader's ``totals`` returns: the overall totals, and (key values, totals) per group."""
 
 
+def totals_sql(total: str, money: str) -> str:
+    """The aggregate columns both readers select, in :func:`totals_from_row`'s order: calls,
+    the sum of each count (``total`` is the SQL sum function), cost (``money``), unpriced
+    calls, errors."""
+    return ", ".join(
+        (
+            "COUNT(*)",
+            *(f"{total}({name})" for name in COUNT_NAMES),
+            f"{money}(cost_usd)",
+            "COUNT(*) - COUNT(cost_usd)",
+            "COUNT(error_type)",
+        )
+    )
+
+
 def totals_from_row(row: Sequence[Any]) -> UsageTotals:
-    """Totals from the aggregate columns both readers select, in this order: calls, input,
-    cached input, output and reasoning tokens, cost, unpriced calls, errors."""
-    calls, inp, cached, out, reasoning, cost, unpriced, errors = row
+    """Totals from the columns :func:`totals_sql` selects."""
+    calls, *counts, cost, unpriced, errors = row
     return UsageTotals(
         calls=int(calls),
-        input_tokens=int(inp or 0),
-        cached_input_tokens=int(cached or 0),
-        output_tokens=int(out or 0),
-        reasoning_tokens=int(reasoning or 0),
+        **{name: int(count or 0) for name, count in zip(COUNT_NAMES, counts, strict=True)},
         cost_usd=Decimal(cost) if cost is not None else Decimal(0),
         unpriced_calls=int(unpriced),
         errors=int(errors),
@@ -120,13 +133,7 @@ def record_dict(r: Mapping[str, Any]) -> dict[str, Any]:
         "model": r["model"],
         "provider": r["provider"],
         "api": r["api"],
-        "input_tokens": r["input_tokens"],
-        "cached_input_tokens": r["cached_input_tokens"],
-        "cache_write_tokens": r["cache_write_tokens"],
-        "output_tokens": r["output_tokens"],
-        "reasoning_tokens": r["reasoning_tokens"],
-        "input_audio_tokens": r["input_audio_tokens"],
-        "output_audio_tokens": r["output_audio_tokens"],
+        **{name: r[name] for name in COUNT_NAMES},
         "total_tokens": r["input_tokens"] + r["output_tokens"],
         "cost_usd": r["cost_usd"],
         "metadata": r["metadata"],

@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ._counts import COUNT_NAMES
 from ._errors import ConfigurationError, LedgerError, SchemaVersionError
 from ._records import UsageRecord, thaw
-from ._sqlite import COLUMNS, format_timestamp
+from ._sqlite import COLUMNS, SQLiteSink, format_timestamp
 
 if TYPE_CHECKING:
     import psycopg
@@ -39,11 +40,21 @@ __all__ = [
     "PostgresSink",
     "connect",
     "current_schema_version",
+    "is_postgres_dsn",
+    "ledger_sink",
     "read_schema_version",
     "redact_dsn",
 ]
 
 _UTC = timezone.utc
+
+
+def _add_counts(*names: str) -> str:
+    """A migration adding count columns (0 in the rows already stored)."""
+    return "; ".join(
+        f"ALTER TABLE usage_records ADD COLUMN {name} bigint NOT NULL DEFAULT 0" for name in names
+    )
+
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -75,6 +86,7 @@ MIGRATIONS: dict[int, str] = {
         );
         CREATE INDEX usage_records_timestamp ON usage_records ("timestamp");
     """,
+    2: _add_counts("cache_write_1h_tokens", "web_search_requests"),
 }
 """``MIGRATIONS[n]`` brings a PostgreSQL ledger from schema version ``n - 1`` to ``n``.
 
@@ -100,6 +112,21 @@ _MERGE_SQL = (
     f"INSERT INTO usage_records ({_QUOTED}) SELECT {_QUOTED} FROM {_STAGING} "
     "ON CONFLICT (record_id) DO NOTHING"
 )
+
+
+def is_postgres_dsn(location: str | os.PathLike[str]) -> bool:
+    """Whether ``location`` is a PostgreSQL DSN (``postgresql://...``) rather than a path."""
+    return isinstance(location, str) and location.lower().startswith(
+        ("postgresql://", "postgres://")
+    )
+
+
+def ledger_sink(location: str | os.PathLike[str]) -> SQLiteSink | PostgresSink:
+    """The sink that writes the ledger at ``location``: a :class:`PostgresSink` for a
+    ``postgresql://`` DSN, else an :class:`~aiusage_core.SQLiteSink` for a file path."""
+    if is_postgres_dsn(location):
+        return PostgresSink(str(location))
+    return SQLiteSink(location)
 
 
 _URL_PASSWORD = re.compile(r"^[a-z]+://[^:@/?#]*:([^@/?#]*)@", re.IGNORECASE)
@@ -277,6 +304,7 @@ def _rows(records: Sequence[UsageRecord]) -> list[tuple[Any, ...]]:
             path_text = path_json[id(path)] = _dumps(list(path))
         ts = format_timestamp(r.timestamp)
         error = r.error
+        fields = r.__dict__
         rows.append(
             (
                 r.record_id,
@@ -287,13 +315,7 @@ def _rows(records: Sequence[UsageRecord]) -> list[tuple[Any, ...]]:
                 r.api,
                 path[-1] if path else None,
                 path_text,
-                r.input_tokens,
-                r.cached_input_tokens,
-                r.cache_write_tokens,
-                r.output_tokens,
-                r.reasoning_tokens,
-                r.input_audio_tokens,
-                r.output_audio_tokens,
+                *[fields[name] for name in COUNT_NAMES],
                 r.cost_usd,
                 meta_text,
                 None if error is None else error.type,

@@ -22,6 +22,7 @@ from ._ledger_query import (
     alternatives,
     record_dict,
     totals_from_row,
+    totals_sql,
 )
 from ._postgres import (
     PostgresSink,
@@ -56,10 +57,7 @@ _FIELDS: Mapping[str, str] = {
     "error": "error_type",
 }
 
-_TOTALS_SQL = (
-    "COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), "
-    "SUM(reasoning_tokens), SUM(cost_usd), COUNT(*) - COUNT(cost_usd), COUNT(error_type)"
-)
+_TOTALS_SQL = totals_sql("SUM", "SUM")
 _QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
 _ROWS_PER_FETCH = 5_000
 

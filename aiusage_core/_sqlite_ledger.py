@@ -22,6 +22,7 @@ from ._ledger_query import (
     alternatives,
     record_dict,
     totals_from_row,
+    totals_sql,
 )
 from ._records import MONEY, UsageTotals
 from ._sqlite import (
@@ -49,11 +50,7 @@ _FIELDS: Mapping[str, str] = {
     "error": "error_type",
 }
 
-_TOTALS_SQL = (
-    "COUNT(*), TOTAL(input_tokens), TOTAL(cached_input_tokens), TOTAL(output_tokens), "
-    "TOTAL(reasoning_tokens), decimal_sum(cost_usd), "
-    "COUNT(*) - COUNT(cost_usd), COUNT(error_type)"
-)
+_TOTALS_SQL = totals_sql("TOTAL", "decimal_sum")
 
 
 class _DecimalSum:

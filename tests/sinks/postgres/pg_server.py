@@ -103,7 +103,7 @@ class PostgresServer:
             [*self._as, str(self.bindir / program), *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,
             check=False,
             cwd=self.base,
         )
@@ -119,11 +119,15 @@ class PostgresServer:
         )
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
-        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.log), "-o", options)
+        # A generous wait: on a loaded CI machine a start can take far longer than usual.
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "300", "-D", str(self.data), "-l", str(self.log),
+            "-o", options,
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: clients are disconnected, commits kept)."""
-        self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data))
+        self._run("pg_ctl", "stop", "-w", "-t", "300", "-m", "fast", "-D", str(self.data))
 
     def dsn(self, dbname: str = "postgres", user: str = "postgres", password: str = "") -> str:
         """A ``postgresql://`` DSN for ``dbname`` on this server."""

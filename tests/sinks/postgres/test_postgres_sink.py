@@ -25,6 +25,7 @@ from aiusage_core import (
     configure,
     record_usage,
 )
+from aiusage_core._counts import COUNT_NAMES
 
 
 def _query(dsn: str, sql: str) -> list[tuple[object, ...]]:
@@ -46,6 +47,8 @@ def test_every_field_round_trips_exactly(postgres_dsn: str) -> None:
             input_tokens=1200,
             cached_input_tokens=1024,
             cache_write_tokens=3,
+            cache_write_1h_tokens=2,
+            web_search_requests=1,
             output_tokens=300,
             reasoning_tokens=128,
             input_audio_tokens=7,
@@ -115,18 +118,20 @@ def test_a_record_written_twice_is_stored_once(postgres_dsn: str) -> None:
         assert ledger.report(()).totals.input_tokens == 7
 
 
-def test_a_new_ledger_has_schema_version_1_and_the_sqlite_columns(postgres_dsn: str) -> None:
+def test_a_new_ledger_has_every_schema_version_and_the_sqlite_columns(postgres_dsn: str) -> None:
     sink = PostgresSink(postgres_dsn)
     sink.check()
     sink.close()
-    assert _query(postgres_dsn, "SELECT version FROM schema_version") == [(1,)]
+    versions = _query(postgres_dsn, "SELECT version FROM schema_version ORDER BY 1")
+    assert versions == [(v,) for v in range(1, _sqlite.current_schema_version() + 1)]
     columns = _query(
         postgres_dsn,
         "SELECT column_name FROM information_schema.columns "
         "WHERE table_name = 'usage_records' AND table_schema = current_schema() "
         "ORDER BY ordinal_position",
     )
-    assert tuple(c for (c,) in columns) == _sqlite.COLUMNS
+    assert sorted(c for (c,) in columns) == sorted(_sqlite.COLUMNS)
+    assert set(COUNT_NAMES) <= {c for (c,) in columns}
     indexes = {
         i
         for (i,) in _query(
@@ -137,22 +142,50 @@ def test_a_new_ledger_has_schema_version_1_and_the_sqlite_columns(postgres_dsn: 
     assert _postgres.current_schema_version() == _sqlite.current_schema_version()
 
 
+def test_a_version_1_ledger_is_migrated_and_its_records_read_with_the_new_counts_at_0(
+    postgres_dsn: str,
+) -> None:
+    _run(
+        postgres_dsn,
+        "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz); "
+        + _postgres.MIGRATIONS[1]
+        + "; INSERT INTO schema_version (version) VALUES (1); "
+        "INSERT INTO usage_records (record_id, timestamp, day, model, provider, api, "
+        "context_path, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+        "reasoning_tokens, input_audio_tokens, output_audio_tokens, cost_usd, metadata, "
+        "usage_status, batch) VALUES ('r1', '2026-11-01T00:00:00Z', '2026-11-01', 'gpt-4o', "
+        "'openai', 'chat', '[]', 100, 40, 10, 20, 5, 3, 2, 0.5, '{}', 'reported', false)",
+    )
+    with Ledger(postgres_dsn) as ledger:
+        assert ledger.schema_version == _postgres.current_schema_version()
+        (record,) = ledger.records()
+        totals = ledger.report().totals
+    assert (record.input_tokens, record.cache_write_tokens, record.output_audio_tokens) == (
+        100,
+        10,
+        2,
+    )
+    assert (record.cache_write_1h_tokens, record.web_search_requests) == (0, 0)
+    assert (totals.cache_write_tokens, totals.cost_usd) == (10, Decimal("0.5"))
+
+
 def test_a_ledger_from_a_newer_aiusage_is_refused_by_writer_and_reader(
     postgres_dsn: str, spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = PostgresSink(postgres_dsn)
     sink.check()
     sink.close()
-    _run(postgres_dsn, "INSERT INTO schema_version (version) VALUES (2)")
+    newer = _postgres.current_schema_version() + 1
+    _run(postgres_dsn, f"INSERT INTO schema_version (version) VALUES ({newer})")
     with pytest.raises(SchemaVersionError) as caught:
         PostgresSink(postgres_dsn).check()
-    assert (caught.value.found, caught.value.supported) == (2, 1)
-    with pytest.raises(SchemaVersionError, match="schema version 2"):
+    assert (caught.value.found, caught.value.supported) == (newer, newer - 1)
+    with pytest.raises(SchemaVersionError, match=f"schema version {newer}"):
         Ledger(postgres_dsn)
     # A writer's records wait in the spool; the caller never sees the error.
     with configure(sinks=[PostgresSink(postgres_dsn)]), ai_usage_context("job"):
         record_usage(model="gpt-4o-mini", input_tokens=10)
-    assert "schema version 2" in caplog.text
+    assert f"schema version {newer}" in caplog.text
     (spool,) = spool_dir.glob("postgressink-*.jsonl")
     assert '"input_tokens":10' in spool.read_text()
 
@@ -163,17 +196,20 @@ def test_migrations_add_to_a_released_schema_and_never_half_apply(
     sink = PostgresSink(postgres_dsn)
     sink.write([make_record(input_tokens=42)])
     sink.close()
+    now = _postgres.current_schema_version()
     monkeypatch.setitem(
-        _postgres.MIGRATIONS, 2, "ALTER TABLE usage_records ADD COLUMN team text; SELECT 1/0"
+        _postgres.MIGRATIONS, now + 1, "ALTER TABLE usage_records ADD COLUMN team text; SELECT 1/0"
     )
     with pytest.raises(LedgerError, match="division by zero"):
         PostgresSink(postgres_dsn).check()
-    assert _query(postgres_dsn, "SELECT MAX(version) FROM schema_version") == [(1,)]
-    monkeypatch.setitem(_postgres.MIGRATIONS, 2, "ALTER TABLE usage_records ADD COLUMN team text")
+    assert _query(postgres_dsn, "SELECT MAX(version) FROM schema_version") == [(now,)]
+    monkeypatch.setitem(
+        _postgres.MIGRATIONS, now + 1, "ALTER TABLE usage_records ADD COLUMN team text"
+    )
     with Ledger(postgres_dsn) as ledger:  # reading an old ledger migrates it once
-        assert ledger.schema_version == 2
+        assert ledger.schema_version == now + 1
         assert [r.input_tokens for r in ledger.records()] == [42]
-    assert _query(postgres_dsn, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+    assert _query(postgres_dsn, "SELECT MAX(version) FROM schema_version") == [(now + 1,)]
 
 
 def test_concurrent_first_writers_create_the_ledger_once(postgres_dsn: str) -> None:
@@ -196,7 +232,9 @@ def test_concurrent_first_writers_create_the_ledger_once(postgres_dsn: str) -> N
     for sink in sinks:
         sink.close()
     assert errors == []
-    assert _query(postgres_dsn, "SELECT version FROM schema_version") == [(1,)]
+    assert _query(postgres_dsn, "SELECT COUNT(*), MAX(version) FROM schema_version") == [
+        (_postgres.current_schema_version(),) * 2
+    ]
     with Ledger(postgres_dsn) as ledger:
         assert sorted(r.input_tokens for r in ledger.records()) == list(range(6))
 
