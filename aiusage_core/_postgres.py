@@ -364,6 +364,12 @@ class PostgresSink:
     dedupes_by_record_id = True
     """Writing a record twice stores it once (``record_id`` is the primary key)."""
 
+    transient_errors: tuple[type[BaseException], ...] = (OSError, LedgerError)
+    """Errors that mean the ledger cannot be written now (server down or unreachable, login
+    refused, a lock conflict, a newer schema): :class:`LedgerError`, and the records wait in
+    the spool. Any other error (PostgreSQL refusing a value) may come from one record, which
+    the spool then finds and sets aside in the dead-letter file."""
+
     def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
         if not isinstance(dsn, str) or not dsn.strip():
             raise ConfigurationError(
@@ -414,8 +420,8 @@ class PostgresSink:
         self._conn, self._pid = conn, os.getpid()
         return conn
 
-    def _fail(self, exc: BaseException) -> LedgerError:
-        """Drop a connection left unusable by ``exc``; the error to raise for it."""
+    def _fail(self, exc: BaseException | None) -> LedgerError:
+        """Roll back, or drop a connection left unusable; the error to raise for ``exc``."""
         conn = self._conn
         if conn is not None:
             try:
@@ -429,7 +435,7 @@ class PostgresSink:
                 self._conn = None
         if isinstance(exc, LedgerError):
             return exc
-        return ledger_error(exc, self.location, self._secrets)
+        return ledger_error(exc or Exception(), self.location, self._secrets)
 
     def check(self) -> None:
         """Connect now (creating or migrating the ledger); raise :class:`LedgerError` or
@@ -457,8 +463,14 @@ class PostgresSink:
                     conn.execute(_STAGING_SQL)
                     _copy(conn, _COPY_STAGING_SQL, rows, then=_MERGE_SQL)
                 conn.commit()
-            except (psycopg.Error, LedgerError) as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError, LedgerError) as exc:
                 raise self._fail(exc) from None
+            except psycopg.Error:
+                # A value PostgreSQL refuses (a NUL character, say): the server's message
+                # names the value, never the DSN. Raised as is, so the spool can find the
+                # record at fault.
+                self._fail(None)
+                raise
 
     def close(self) -> None:
         """Close the connection (a later ``write`` reopens it)."""

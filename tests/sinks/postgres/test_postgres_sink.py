@@ -15,6 +15,7 @@ from sinks_testing import make_record, python_env, run_python
 from aiusage_core import (
     ConfigurationError,
     ErrorInfo,
+    JsonlSink,
     Ledger,
     LedgerError,
     PostgresSink,
@@ -26,6 +27,7 @@ from aiusage_core import (
     record_usage,
 )
 from aiusage_core._counts import COUNT_NAMES
+from aiusage_core._delivery import deliver
 
 
 def _query(dsn: str, sql: str) -> list[tuple[object, ...]]:
@@ -357,3 +359,21 @@ def test_a_malformed_dsn_is_refused_at_once_without_its_password(dsn: str) -> No
     with pytest.raises(ConfigurationError) as caught:
         PostgresSink(dsn)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_record_postgresql_refuses_is_set_aside_and_the_others_are_stored(
+    postgres_dsn: str, spool_dir: Path
+) -> None:
+    sink = PostgresSink(postgres_dsn)
+    bad = make_record(input_tokens=2, metadata={"note": "nul \x00 inside"})
+    with pytest.raises(psycopg.DataError):
+        sink.write([bad])
+    sink.write([make_record(input_tokens=9)])  # the connection is usable again
+    with configure(sinks=[sink]), ai_usage_context("job"):
+        record_usage(model="gpt-4o-mini", input_tokens=1)
+        deliver(sink, [make_record(input_tokens=3), bad, make_record(input_tokens=4)])
+    sink.close()
+    with Ledger(postgres_dsn) as ledger:
+        assert sorted(r.input_tokens for r in ledger.records()) == [1, 3, 4, 9]
+    (dead,) = spool_dir.glob("postgressink-*.dead-letter.jsonl")
+    assert [r.input_tokens for r in JsonlSink.read(dead)] == [2]
