@@ -301,10 +301,15 @@ def record_usage(
         <= (input_tokens | output_tokens | cached_input_tokens | reasoning_tokens)
         <= MAX_COUNT
     ):
-        input_tokens = _count("input_tokens", input_tokens)
-        output_tokens = _count("output_tokens", output_tokens)
-        cached_input_tokens = _count("cached_input_tokens", cached_input_tokens)
-        reasoning_tokens = _count("reasoning_tokens", reasoning_tokens)
+        given = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_input_tokens": cached_input_tokens,
+            "reasoning_tokens": reasoning_tokens,
+        }
+        for name in COUNT_NAMES:  # checked in the vocabulary's order, against one rule
+            if name in given:
+                _count(name, given[name])
     if cached_input_tokens > input_tokens:
         raise ConfigurationError(
             f"record_usage(cached_input_tokens={cached_input_tokens}) exceeds "

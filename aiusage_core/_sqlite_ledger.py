@@ -10,10 +10,11 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ._counts import COUNT_NAMES
 from ._errors import LedgerError
 from ._ledger_query import (
     GroupRows,
@@ -53,6 +54,17 @@ _FIELDS: Mapping[str, str] = {
 _TOTALS_SQL = totals_sql("TOTAL", "decimal_sum")
 
 
+def _decimal(value: object) -> Decimal:
+    """``value`` (a ``cost_usd`` cell) as a finite ``Decimal``; ``ValueError`` if it is not one."""
+    try:
+        number = Decimal(value)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"not a decimal: {value!r:.80}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r:.80}")
+    return number
+
+
 class _DecimalSum:
     """SQLite aggregate: the exact sum of decimal strings (``NULL`` ignored)."""
 
@@ -61,7 +73,7 @@ class _DecimalSum:
 
     def step(self, value: str | None) -> None:
         if value is not None:
-            self.total = MONEY.add(self.total, Decimal(value))
+            self.total = MONEY.add(self.total, _decimal(value))
 
     def finalize(self) -> str:
         return format(self.total, "f")
@@ -76,7 +88,10 @@ def _expression(key: Key) -> tuple[str, tuple[Any, ...]]:
 
 def _display(key: Key, value: Any) -> Any:
     if key.field == "path" and isinstance(value, str):
-        return "/".join(json.loads(value))
+        path = json.loads(value)
+        if not isinstance(path, list):
+            raise ValueError(f"not a JSON list: {value!r:.80}")
+        return "/".join(str(p) for p in path)
     if key.field == "batch" and value is not None:
         return bool(value)
     return value
@@ -112,9 +127,20 @@ class SQLiteReader:
         self._conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
 
     def _open(self) -> sqlite3.Connection:
+        # Reading a WAL ledger needs its -wal and -shm files. A writer at work has them (read
+        # through them, read-only). Otherwise a read-only connection would create them and
+        # could not remove them; a query-only one refuses every write just the same and
+        # removes them when it closes. Where they cannot be created (a read-only filesystem
+        # or folder) nobody can be writing: the file is read as immutable.
+        uri = Path(self.path).as_uri()
+        if os.path.exists(self.path + "-wal"):
+            uri += "?mode=ro"
+        elif not os.access(os.path.dirname(self.path), os.W_OK):
+            uri += "?mode=ro&immutable=1"
         try:
-            conn = sqlite3.connect(Path(self.path).as_uri() + "?mode=ro", uri=True)
+            conn = sqlite3.connect(uri, uri=True)
             conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}", path=self.path) from exc
         return conn
@@ -170,11 +196,42 @@ class SQLiteReader:
                 )
                 n = len(keys)
                 for row in self._conn.execute(sql, [*key_params, *where_params]):
-                    value = tuple(_display(k, v) for k, v in zip(keys, row[:n], strict=True))
+                    try:
+                        value = tuple(_display(k, v) for k, v in zip(keys, row[:n], strict=True))
+                    except ValueError as exc:
+                        path = next(i for i, k in enumerate(keys) if k.field == "path")
+                        raise self._unreadable("context_path", row[path], exc) from None
                     groups.append((value, totals_from_row(row[n:])))
         except sqlite3.Error as exc:
+            bad = self._bad_cost()
+            if bad is not None:
+                raise self._unreadable("cost_usd", bad, None) from None
             raise self._error(exc) from exc
         return totals_from_row(total_row), groups
+
+    def _bad_cost(self) -> str | None:
+        """The first ``cost_usd`` cell that is not a finite decimal, if any."""
+        for (value,) in self._conn.execute(
+            "SELECT cost_usd FROM usage_records WHERE cost_usd IS NOT NULL"
+        ):
+            try:
+                _decimal(value)
+            except ValueError:
+                return str(value)
+        return None
+
+    def _unreadable(self, column: str, value: object, reason: Exception | None) -> LedgerError:
+        """A :class:`LedgerError` naming the first record whose ``column`` is ``value``."""
+        found = self._conn.execute(
+            f"SELECT record_id FROM usage_records WHERE {column} = ? LIMIT 1", (value,)
+        ).fetchone()
+        record = repr(found[0]) if found else "(unknown)"
+        why = reason if reason is not None else "not a decimal number"
+        return LedgerError(
+            f"cannot read ledger {self.path}: record {record} has a {column} that cannot be "
+            f"read: {value!r:.80} ({why})",
+            path=self.path,
+        )
 
     def rows(self, selection: Selection) -> Iterator[dict[str, Any]]:
         """The selected records as :meth:`UsageRecord.to_dict` dicts, oldest first."""
@@ -186,7 +243,14 @@ class SQLiteReader:
                 params,
             )
             for row in cursor:
-                yield _row_dict(row)
+                try:
+                    yield _row_dict(row)
+                except _Unreadable as exc:
+                    raise LedgerError(
+                        f"cannot read ledger {self.path}: record {row[0]!r} has a "
+                        f"{exc.column} that cannot be read: {exc.value!r:.80} ({exc.reason})",
+                        path=self.path,
+                    ) from None
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
@@ -199,8 +263,32 @@ class SQLiteReader:
         self._conn.close()
 
 
+class _Unreadable(Exception):
+    """A ledger cell that cannot be turned into its value."""
+
+    def __init__(self, column: str, value: object, reason: str) -> None:
+        super().__init__(column, value, reason)
+        self.column = column
+        self.value = value
+        self.reason = reason
+
+
+def _json_cell(r: Mapping[str, Any], column: str, kind: type) -> Any:
+    value = r[column]
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError) as exc:
+        raise _Unreadable(column, value, f"not JSON: {exc}") from None
+    if not isinstance(parsed, kind):
+        raise _Unreadable(column, value, f"not a JSON {kind.__name__}")
+    return parsed
+
+
 def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
     r = dict(zip(COLUMNS, row, strict=True))
-    r["metadata"] = json.loads(r["metadata"])
-    r["context_path"] = json.loads(r["context_path"])
+    for name in COUNT_NAMES:
+        if type(r[name]) is not int:
+            raise _Unreadable(name, r[name], "not an integer")
+    r["metadata"] = _json_cell(r, "metadata", dict)
+    r["context_path"] = _json_cell(r, "context_path", list)
     return record_dict(r)

@@ -10,7 +10,8 @@ Both alternate raw and wrapped rounds and keep the best of each (``_measure.inte
 which filters out noise from other work on the machine. Figures:
 
 * the wrapped/raw time ratio of a non-streaming chat call (target: at most 1.02; issue 3
-  accepts 1.05), and of a 200-chunk chat stream read to the end;
+  accepts 1.05), of the same call (with ``max_tokens``) under a budget (target: at most
+  1.10), and of a 200-chunk chat stream read to the end;
 * the time our tracking code takes per call, measured around a stub that returns a parsed
   completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it): the
   most stable figure on a busy machine;
@@ -34,7 +35,7 @@ from _measure import format_seconds, interleaved, paired
 from openai._models import FinalRequestOptions, construct_type
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from aiusage_core import ai_usage_context, configure, wrap_openai
+from aiusage_core import Budget, ai_usage_context, configure, wrap_openai
 from aiusage_core._delivery import SETTLE_EVERY, settle
 from aiusage_core._openai._call import call_sync
 from aiusage_core._openai._options import DEFAULT_OPTIONS
@@ -124,6 +125,13 @@ def chat_call(client: openai.OpenAI) -> Callable[[], object]:
     return lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
+def capped_chat_call(client: openai.OpenAI) -> Callable[[], object]:
+    """One non-streaming chat call with an output cap (as calls under a budget have)."""
+    return lambda: client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, max_tokens=50
+    )
+
+
 def chat_stream(client: openai.OpenAI) -> Callable[[], object]:
     """One chat stream of ``STREAM_CHUNKS`` chunks plus the usage chunk, read to the end."""
     return lambda: list(
@@ -193,7 +201,12 @@ def stub_tracked() -> None:
     call_sync(None, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {"stream": False})
 
 
-def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
+def settle_per_call(
+    client: openai.OpenAI,
+    *,
+    batches: int,
+    make: Callable[[openai.OpenAI], Callable[[], object]] = chat_call,
+) -> float:
     """Seconds per call of the work deferred from the call (pricing, the record, the totals).
 
     A wrapped call queues its usage; the call that fills the queue (``SETTLE_EVERY``) makes
@@ -202,7 +215,7 @@ def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
     short of the batch), :func:`~aiusage_core._delivery.settle` makes them; the median over
     ``batches`` batches, per record.
     """
-    call = chat_call(client)
+    call = make(client)
     per_record: list[float] = []
     for _ in range(batches):
         settle()
@@ -217,12 +230,16 @@ def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
 # -- pytest-benchmark ----------------------------------------------------------------------
 
 
-def fresh_context() -> Callable[[], None]:
+def fresh_context(budget: Budget | None = None) -> Callable[[], None]:
     """Enter a new usage context for one round; return what leaves it (records kept by a
     long-lived context would make later rounds pay for the garbage collector walking them)."""
-    context = ai_usage_context("round")
+    context = ai_usage_context("round", budget=budget)
     context.__enter__()
     return lambda: context.__exit__(None, None, None)
+
+
+AMPLE = Budget(usd=1_000_000, calls=10**9)
+"""A budget the benchmark never reaches: every call reserves and releases on it."""
 
 
 @pytest.fixture
@@ -267,6 +284,42 @@ def test_chat_call(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> No
         detail=(
             f"{format_seconds(pair.subject - pair.baseline)} on the call + "
             f"{format_seconds(settled)} deferred, vs {format_seconds(pair.baseline)} (raw SDK)"
+        ),
+    )
+
+
+def test_chat_call_under_a_budget(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> None:
+    benchmark.group = "OpenAI chat call over MockTransport"
+    raw, wrapped = capped_chat_call(clients[0]), capped_chat_call(clients[1])
+    leave = fresh_context(AMPLE)
+    try:
+        benchmark(wrapped)
+    finally:
+        leave()
+    leave = fresh_context(AMPLE)
+    try:
+        pair = figures.compare(
+            "chat call under a budget, the call itself",
+            raw,
+            wrapped,
+            baseline_name="raw SDK",
+            paired_calls=2_000,
+        )
+        settled = settle_per_call(
+            clients[1], batches=3 if figures.quick else 30, make=capped_chat_call
+        )
+    finally:
+        leave()
+    figures.record(
+        "chat call under a budget",
+        (pair.subject + settled) / pair.baseline,
+        unit="x",
+        goal="at most",
+        target=1.10,
+        detail=(
+            f"{format_seconds(pair.subject - pair.baseline)} on the call (its worst case "
+            f"reserved) + {format_seconds(settled)} deferred (the record, the reservation "
+            f"released), vs {format_seconds(pair.baseline)} (raw SDK)"
         ),
     )
 
