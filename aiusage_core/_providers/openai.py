@@ -91,7 +91,7 @@ class OpenAIAdapter:
             return tracking.provider
         if isinstance(client, _AZURE):
             return "azure"
-        base_url = client.__dict__.get("_base_url")
+        base_url = client.base_url  # the SDK's public property; the same object until changed
         cached = client.__dict__.get(_PROVIDER_KEY)
         if cached is not None and cached[0] is base_url:
             return str(cached[1])
