@@ -17,10 +17,19 @@ import functools
 import re
 from typing import Final
 
-__all__ = ["is_known_model", "known_models", "model_matches", "suggest_model"]
+__all__ = [
+    "SNAPSHOT_SUFFIX",
+    "is_known_model",
+    "known_models",
+    "model_matches",
+    "suggest_model",
+]
 
-_SNAPSHOT_SUFFIX: Final = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})")
-"""What a dated snapshot adds to its alias: ``-2024-07-18`` (or, for older models, ``-0125``)."""
+SNAPSHOT_SUFFIX: Final = r"-(?:\d{4}-\d{2}-\d{2}|\d{4})"
+"""What a dated snapshot adds to its alias: ``-2024-07-18`` (or, for older models, ``-0125``).
+A regular expression that Python and PostgreSQL read alike."""
+
+_SNAPSHOT_SUFFIX: Final = re.compile(SNAPSHOT_SUFFIX)
 
 
 def model_matches(wanted: str, actual: str, *, exact: bool = False) -> bool:

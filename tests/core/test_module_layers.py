@@ -40,6 +40,7 @@ def test_the_settings_module_is_a_leaf_nothing_it_imports_imports_it() -> None:
         "_metadata",
         "_models",
         "_pricing",
+        "_postgres",
         "_records",
         "_sinks",
         "_sqlite",
