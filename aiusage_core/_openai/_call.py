@@ -21,6 +21,7 @@ from openai.lib.azure import AsyncAzureOpenAI
 
 from .._context import _current
 from .._errors import MetadataError
+from .._estimate import CallEstimate
 from .._reservations import Reservation, reserve
 from ._estimate import estimate_request
 from ._extract import Api
@@ -78,9 +79,15 @@ def _reserve(started: Started, options: FinalRequestOptions) -> Reservation:
     call is checked against budgets, before it is sent); raises BudgetExceededError."""
     context = started[5]
     assert context is not None
-    estimate = estimate_request(
-        started[0], started[1], started[2], options.json_data, options.extra_json
-    )
+    try:
+        estimate = estimate_request(
+            started[0], started[1], started[2], options.json_data, options.extra_json
+        )
+    except Exception:
+        logger.exception("aiusage: reading an OpenAI %s request for its budget failed", started[0])
+        estimate = CallEstimate(
+            started[1], started[2], started[0], 0, None, 1, "a request that could not be read"
+        )
     return reserve(context, estimate)
 
 

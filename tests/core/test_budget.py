@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -9,12 +10,15 @@ import pytest
 from aiusage_core import (
     Budget,
     BudgetAmounts,
+    BudgetExceededError,
     ConfigurationError,
     ContextError,
     ai_usage_context,
     batch_ai_usage_context,
     record_usage,
 )
+from aiusage_core._estimate import CallEstimate
+from aiusage_core._reservations import reserve
 
 
 def test_budget_accepts_decimal_strings_and_numbers() -> None:
@@ -80,3 +84,20 @@ def test_a_record_over_the_limit_marks_the_budget_exceeded() -> None:
         assert job.budget.exceeded
         assert job.budget.remaining.calls == 0
     assert "exceeded=True" in repr(job.budget)
+
+
+def test_a_worst_case_that_cannot_be_worked_out_is_refused_by_a_cost_limit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = CallEstimate("openai", "gpt-4o-mini", "chat", 10, 5, None, None)  # type: ignore[arg-type]
+    with ai_usage_context("job", budget=Budget(calls=2)) as job:
+        reserve(job, broken).release(None)  # a calls limit needs no worst case
+    assert job.budget is not None
+    assert job.budget.spent.calls == 1
+    with (
+        caplog.at_level(logging.ERROR, logger="aiusage"),
+        ai_usage_context("job", budget=Budget(usd=1)) as capped,
+        pytest.raises(BudgetExceededError, match="working out its worst case failed"),
+    ):
+        reserve(capped, broken)
+    assert "working out the worst case of a call failed" in caplog.text

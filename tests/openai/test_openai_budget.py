@@ -65,7 +65,11 @@ def test_a_refused_call_never_reaches_the_server(server: FakeOpenAI, client: ope
     assert error.measured == CAPPED_COST + worst_usd(sent, 200)
     assert error.call == "openai chat call to gpt-4o-mini (output cap 200)"
     assert "AI budget of context 'job' refused a call before sending it" in str(error)
-    assert "does not fit the usd limit $0.0002" in str(error)
+    # One money format: every amount of the message with the same decimals.
+    assert str(error).endswith(
+        "does not fit the usd limit $0.00020000; spent $0.00012150, reserved by calls in "
+        "flight $0.00000000"
+    )
     assert single(job).cost_usd == CAPPED_COST  # the refused call made no record
     status = job.budget
     assert status is not None
