@@ -68,6 +68,9 @@ def pytest_runtest_protocol(
     with state.open_test(item):
         try:
             return (yield)
+        except BaseException:
+            state.interrupt_test(item)  # Ctrl-C: the test never reached its teardown report
+            raise
         finally:
             state.close_test(item)
 

@@ -53,6 +53,7 @@ _FLAGGED = pytest.StashKey[set[str]]()
 _RAISED = pytest.StashKey[str]()
 """The text of the budget failure raised in the call phase, if any."""
 _WARNINGS = pytest.StashKey[list[str]]()
+_ATTACHED = pytest.StashKey[bool]()  # the test's usage went out on its teardown report
 
 _STRICT_HINT = (
     "calls made in other threads are counted on the test only when the thread is started "
@@ -132,6 +133,20 @@ class SessionState:
         self._park_outside()
         self.current = item
         return context
+
+    def interrupt_test(self, item: pytest.Item) -> None:
+        """The protocol was cut short (Ctrl-C): no teardown report will carry the test's
+        usage, so keep it for the session's reports here."""
+        if item.stash.get(_ATTACHED, False):
+            return
+        context = item.stash.get(CONTEXT, None)
+        if context is None or not context.totals.calls:
+            return
+        usage = NodeUsage.of_records(
+            item.nodeid, context.records, with_calls=self.options.json_calls
+        )
+        with self._lock:
+            self._pending.append(usage)
 
     def close_test(self, item: pytest.Item) -> None:
         """The protocol is over: calls from now on happen between tests."""
@@ -268,6 +283,7 @@ class SessionState:
             )
 
     def _attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        item.stash[_ATTACHED] = True
         nodes: list[dict[str, Any]] = []
         usage = item.stash.get(_USAGE, None)
         if usage is not None:

@@ -341,3 +341,36 @@ def test_decorator_and_partial_failure_budgets(server: FakeOpenAI, client: opena
     assert (batch.success_count, batch.failure_count) == (2, 1)
     assert batch.errors[0]["type"] == "BudgetExceededError"
     assert len(server.requests) == 5
+
+
+def test_a_request_the_adapter_cannot_read_is_bounded_by_the_context_window(
+    server: FakeOpenAI,
+    client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unreadable(*args: object) -> None:
+        raise ValueError("a body this adapter does not know")
+
+    monkeypatch.setattr("aiusage_core._providers.openai.estimate_request", unreadable)
+    with caplog.at_level(logging.ERROR, logger="aiusage"):
+        with (
+            ai_usage_context("job", budget=Budget(usd="0.05")),
+            pytest.raises(BudgetExceededError) as refused,
+        ):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+        # Input and output both bounded by gpt-4o-mini's 128,000-token context window.
+        assert refused.value.requested == 128_000 * INPUT_RATE + 128_000 * OUTPUT_RATE
+        assert refused.value.call == "openai chat call to gpt-4o-mini (no output cap)"
+        with (
+            ai_usage_context("job", budget=Budget(usd=1, refuse_unbounded=True)),
+            pytest.raises(BudgetExceededError, match="a request body aiusage could not read"),
+        ):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+        assert not server.requests
+        with ai_usage_context("job", budget=Budget(usd="0.10")) as job:
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+    assert len(server.requests) == 1
+    assert job.totals.calls == 1
+    assert "reading an OpenAI chat request for its budget failed" in caplog.text
+    assert "a body this adapter does not know" in caplog.text
