@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -169,8 +170,14 @@ class SessionState:
         totals = context.totals
         if not totals.calls:
             return
+        resolved = item.stash.get(BUDGET, None)
+        budget = resolved.budget if resolved is not None else None
         usage = NodeUsage.of_records(
-            item.nodeid, context.records, with_calls=self.options.json_calls
+            item.nodeid,
+            context.records,
+            with_calls=self.options.json_calls,
+            budget=MappingProxyType(budget.limits() if budget is not None else {}),
+            over_budget=budget.exceeded(totals) if budget is not None else (),
         )
         item.stash[_USAGE] = usage
         item.user_properties.extend(
