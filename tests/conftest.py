@@ -31,7 +31,7 @@ settings.load_profile("ci")
 # alongside, which only slow every (sub)process down.
 INNER_ADDOPTS = (
     "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
-    "-p no:recording -p no:anyio"
+    "-p no:recording -p no:anyio -p no:html -p no:metadata"
 )
 
 
