@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
+from ._limits import encodable
 from ._metadata import merge_metadata, validate_metadata
 from ._money import cost_text
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
@@ -110,6 +111,11 @@ class UsageContext:
     ) -> None:
         if not isinstance(operation_type, str) or not operation_type:
             raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
+        if not encodable(operation_type):
+            raise ContextError(
+                f"operation_type {operation_type!r} holds a lone surrogate and cannot be "
+                "encoded as UTF-8"
+            )
         self.operation_type = operation_type
         if metadata:
             self._own = validate_metadata(metadata, f"context {operation_type!r}")
@@ -418,6 +424,7 @@ def ai_usage_context(
         or budget is not None
         or type(operation_type) is not str
         or not operation_type
+        or not operation_type.isascii()  # __init__ checks it can be encoded
     ):
         return UsageContext(operation_type, metadata, sinks=sinks, budget=budget)
     # The common case, built without a call to __init__ (whose other branches it would skip

@@ -104,6 +104,13 @@ def settle() -> None:
 def _reset_after_fork() -> None:
     global _settle_lock
     _settle_lock = threading.RLock()  # another thread may have held it at the fork
+    _outbox.lock = threading.Lock()
+    # The parent delivers what it made before the fork; the child starts with an empty
+    # outbox, or both processes would deliver those records (JSONL, OpenTelemetry and
+    # custom sinks would count them twice). ``_later`` is empty unless another thread
+    # queued a call between the settle below and the fork: that call is the parent's too.
+    _outbox.pending.clear()
+    _later.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import MetadataError
+from ._limits import MAX_INT_DIGITS, MAX_METADATA_DEPTH, encodable, int_too_long
 
 __all__ = ["environment_tags", "merge_metadata", "validate_metadata"]
 
@@ -40,7 +41,10 @@ def merge_metadata(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
 def validate_metadata(metadata: object, source: str) -> dict[str, Any]:
     """Check that ``metadata`` is a JSON-serialisable mapping with string keys; return a copy.
 
-    Raises :class:`MetadataError` naming the offending key path and ``source``.
+    Every string must be encodable (no lone surrogates), integers have at most
+    ``MAX_INT_DIGITS`` digits, and nesting stops at ``MAX_METADATA_DEPTH`` levels (a mapping
+    or list that contains itself is refused by name). Raises :class:`MetadataError` naming
+    the offending key path and ``source``.
     """
     if not isinstance(metadata, Mapping):
         raise MetadataError(
@@ -49,14 +53,20 @@ def validate_metadata(metadata: object, source: str) -> dict[str, Any]:
             value=metadata,
             source=source,
         )
-    return {
-        _check_key(key, "", source): _check_value(value, _join("", key), source)
-        for key, value in metadata.items()
-    }
+    return _check_mapping(metadata, "", source, 1, (id(metadata),))
 
 
 def _join(prefix: str, key: object) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _check_mapping(
+    mapping: Mapping[Any, Any], path: str, source: str, depth: int, seen: tuple[int, ...]
+) -> dict[str, Any]:
+    return {
+        _check_key(key, path, source): _check_value(value, _join(path, key), source, depth, seen)
+        for key, value in mapping.items()
+    }
 
 
 def _check_key(key: object, prefix: str, source: str) -> str:
@@ -68,12 +78,40 @@ def _check_key(key: object, prefix: str, source: str) -> str:
             value=key,
             source=source,
         )
+    if not encodable(key):
+        raise MetadataError(
+            f"metadata key {key!r} at {prefix or 'top level'} from {source} holds a lone "
+            "surrogate and cannot be encoded as UTF-8",
+            key=_join(prefix, key),
+            value=key,
+            source=source,
+        )
     return key
 
 
-def _check_value(value: object, path: str, source: str) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+def _check_value(value: object, path: str, source: str, depth: int, seen: tuple[int, ...]) -> Any:
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        if encodable(value):
+            return value
+        raise MetadataError(
+            f"metadata key {path!r} from {source} is {value!r:.60}, which holds a lone "
+            "surrogate and cannot be encoded as UTF-8",
+            key=path,
+            value=value,
+            source=source,
+        )
+    if isinstance(value, int):
+        if not int_too_long(value):
+            return value
+        raise MetadataError(
+            f"metadata key {path!r} from {source} is an integer of more than "
+            f"{MAX_INT_DIGITS} digits, which cannot be written as text; pass str(value)",
+            key=path,
+            value=value,
+            source=source,
+        )
     if isinstance(value, float):
         if math.isfinite(value):
             return value
@@ -83,13 +121,29 @@ def _check_value(value: object, path: str, source: str) -> Any:
             value=value,
             source=source,
         )
-    if isinstance(value, Mapping):
-        return {
-            _check_key(k, path, source): _check_value(v, _join(path, k), source)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_check_value(v, f"{path}[{i}]", source) for i, v in enumerate(value)]
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in seen:
+            raise MetadataError(
+                f"metadata key {path!r} from {source} refers to a mapping or list that "
+                "contains it, which JSON cannot represent",
+                key=path,
+                value=f"<{type(value).__name__} containing itself>",
+                source=source,
+            )
+        if depth >= MAX_METADATA_DEPTH:
+            raise MetadataError(
+                f"metadata key {path!r} from {source} nests deeper than "
+                f"{MAX_METADATA_DEPTH} levels",
+                key=path,
+                value=f"<{type(value).__name__} at depth {depth + 1}>",
+                source=source,
+            )
+        inner = (*seen, id(value))
+        if isinstance(value, Mapping):
+            return _check_mapping(value, path, source, depth + 1, inner)
+        return [
+            _check_value(v, f"{path}[{i}]", source, depth + 1, inner) for i, v in enumerate(value)
+        ]
     raise MetadataError(
         f"metadata key {path!r} from {source} holds a {type(value).__name__} ({value!r:.60}), "
         "which is not JSON-serialisable; pass a str, int, float, bool, None, list or mapping "

@@ -14,8 +14,10 @@ from ._config import settings
 from ._context import UsageContext, _current, attribute
 from ._delivery import _later, settle
 from ._errors import ConfigurationError
+from ._limits import MAX_COUNT, encodable, safe_text
 from ._metadata import merge_metadata, validate_metadata
 from ._records import (
+    MISSING,
     ErrorInfo,
     Usage,
     UsageRecord,
@@ -91,6 +93,15 @@ def emit(
     config = _settings.current or settings()
     ctx = context
     is_batch = ctx.batch if ctx is not None else False
+    if usage[0] != "manual":  # what a server sent (record_usage checked its arguments)
+        if max(usage[1:]) > MAX_COUNT:
+            usage = _over_limit(usage, model, provider, api)
+        if not (
+            model.isascii()
+            and (service_tier is None or service_tier.isascii())
+            and (request_id is None or request_id.isascii())
+        ):
+            model, service_tier, request_id = _safe_texts(model, service_tier, request_id)
     status, inputs, cached, cache_write, outputs, reasoning, input_audio, output_audio = usage
     if cost_usd is None and status != "missing":
         cost_usd = config.pricer.price_counts(
@@ -145,6 +156,8 @@ def emit(
         fields["input_audio_tokens"] = input_audio
         fields["output_audio_tokens"] = output_audio
     if error is not None:
+        if not (error.message.isascii() and error.type.isascii()):  # e.g. a server's text
+            error = ErrorInfo(safe_text(error.type), safe_text(error.message))
         fields["error"] = error
     if latency_ms is not None:
         fields["latency_ms"] = latency_ms
@@ -155,6 +168,31 @@ def emit(
     record = make_record(fields)
     attribute(record, ctx, config)
     return record
+
+
+def _over_limit(usage: Usage, model: str, provider: str, api: str) -> Usage:
+    """The usage of a call whose server sent a count no sink can store: ``missing``."""
+    logger.warning(
+        "aiusage: a %s %s response for model %r reported a token count over %d (%r); the "
+        "call is recorded with usage_status='missing' and no cost",
+        provider,
+        api,
+        model,
+        MAX_COUNT,
+        usage,
+    )
+    return MISSING
+
+
+def _safe_texts(
+    model: str, service_tier: str | None, request_id: str | None
+) -> tuple[str, str | None, str | None]:
+    """Text a server sent, made encodable (lone surrogates escaped)."""
+    return (
+        safe_text(model),
+        None if service_tier is None else safe_text(service_tier),
+        None if request_id is None else safe_text(request_id),
+    )
 
 
 def _chain_metadata(ctx: UsageContext) -> dict[str, Any]:
@@ -182,6 +220,29 @@ def _count(name: str, value: object) -> int:
         raise ConfigurationError(
             f"record_usage({name}={value}) must not be negative", name=name, value=value
         )
+    if value > MAX_COUNT:
+        raise ConfigurationError(
+            f"record_usage({name}={value}) exceeds the largest count a record may carry "
+            f"({MAX_COUNT:,})",
+            name=name,
+            value=value,
+        )
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f"record_usage({name}=...) must be a non-empty string, not {value!r}",
+            name=name,
+            value=value,
+        )
+    if not encodable(value):
+        raise ConfigurationError(
+            f"record_usage({name}={value!r}) holds a lone surrogate and cannot be encoded as UTF-8",
+            name=name,
+            value=value,
+        )
     return value
 
 
@@ -206,6 +267,17 @@ def _cost(value: object) -> Decimal:
             value=value,
         )
     return cost
+
+
+def _error(error: object) -> ErrorInfo | None:
+    if isinstance(error, str) and not encodable(error):
+        raise ConfigurationError(
+            f"record_usage(error={error!r:.60}) holds a lone surrogate and cannot be encoded "
+            "as UTF-8",
+            name="error",
+            value=error,
+        )
+    return ErrorInfo.coerce(error)  # type: ignore[arg-type]
 
 
 def record_usage(
@@ -233,30 +305,22 @@ def record_usage(
 
     Bad arguments raise :class:`ConfigurationError` (a ``ValueError``) naming the argument.
     """
-    if not isinstance(model, str) or not model.strip():
-        raise ConfigurationError(
-            f"record_usage(model=...) must be a non-empty string, not {model!r}",
-            name="model",
-            value=model,
-        )
+    if type(model) is not str or not model.isascii() or not model.strip():
+        _text("model", model)
     if provider != "openai" or api != "chat":
-        for name, value in (("provider", provider), ("api", api)):
-            if not isinstance(value, str) or not value:
-                raise ConfigurationError(
-                    f"record_usage({name}=...) must be a non-empty string, not {value!r}",
-                    name=name,
-                    value=value,
-                )
+        _text("provider", provider)
+        _text("api", api)
     # Fast path first: four exact ints, none negative (``type() is int`` rejects bools).
     if not (
         type(input_tokens) is int
         and type(output_tokens) is int
         and type(cached_input_tokens) is int
         and type(reasoning_tokens) is int
-        and input_tokens >= 0
-        and output_tokens >= 0
-        and cached_input_tokens >= 0
-        and reasoning_tokens >= 0
+        # The OR of ints is negative if one is, and (MAX_COUNT being all ones in binary) at
+        # most MAX_COUNT exactly when each of them is: one comparison for all four.
+        and 0
+        <= (input_tokens | output_tokens | cached_input_tokens | reasoning_tokens)
+        <= MAX_COUNT
     ):
         input_tokens = _count("input_tokens", input_tokens)
         output_tokens = _count("output_tokens", output_tokens)
@@ -288,7 +352,7 @@ def record_usage(
         provider,
         api,
         _current.get(),
-        error=None if error is None else ErrorInfo.coerce(error),
+        error=None if error is None else _error(error),
         call_metadata=call_metadata,
         cost_usd=None if cost_usd is None else _cost(cost_usd),
     )

@@ -13,6 +13,8 @@ from decimal import Context, Decimal
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
+from ._limits import safe_text
+
 __all__ = ["ErrorInfo", "UsageRecord", "UsageStatus", "UsageTotals"]
 
 UsageStatus = Literal["reported", "missing", "manual"]
@@ -98,7 +100,10 @@ class ErrorInfo:
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
         """Describe ``exc``."""
-        return cls(type=type(exc).__name__, message=str(exc))
+        message = str(exc)
+        if not message.isascii():  # an exception's text is not ours to refuse: make it safe
+            message = safe_text(message)
+        return cls(type=type(exc).__name__, message=message)
 
     @classmethod
     def coerce(cls, error: BaseException | str | ErrorInfo | None) -> ErrorInfo | None:

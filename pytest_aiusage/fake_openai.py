@@ -497,7 +497,11 @@ def _json_response(status: int, payload: Mapping[str, Any]) -> Response:
 
 
 def _dumps(payload: object) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # scripted lone surrogates: sent as JSON escapes, as servers do
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _sse_data(payload: object) -> bytes:
@@ -529,7 +533,7 @@ def _service_tier(body: Mapping[str, Any], script: _Script) -> str:
 
 
 def _system_fingerprint(model: str) -> str:
-    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+    return "fp_" + hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 def _texts(value: object) -> Iterator[str]:
