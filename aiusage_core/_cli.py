@@ -218,17 +218,9 @@ def _money(value: Any) -> str:
 
 
 def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
-    return {
-        "calls": totals.calls,
-        "input_tokens": totals.input_tokens,
-        "cached_input_tokens": totals.cached_input_tokens,
-        "output_tokens": totals.output_tokens,
-        "reasoning_tokens": totals.reasoning_tokens,
-        "total_tokens": totals.total_tokens,
-        "cost_usd": _money(totals.cost_usd),
-        "unpriced_calls": totals.unpriced_calls,
-        "errors": totals.errors,
-    }
+    data = totals.to_dict()
+    data["cost_usd"] = _money(totals.cost_usd)
+    return data
 
 
 def _cell(value: Any) -> str:

@@ -1,11 +1,16 @@
-"""Process-wide settings, replaced as a whole by :func:`configure` (never mutated in place)."""
+"""Process-wide settings, replaced as a whole by :func:`configure` (never mutated in place).
+
+A leaf of the package: it imports only values (errors, metadata, pricing, records, sinks).
+What must happen around a change (deliver the records made under the old settings, drop
+cached metadata) is registered here by the modules that own it, with :func:`on_change`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -51,6 +56,33 @@ class Settings:
 _lock = threading.Lock()
 
 
+@dataclass
+class _ChangeHooks:
+    """What runs around a change of settings (registered by the modules that own it)."""
+
+    before_configure: Callable[[], None] = lambda: None
+    """Before :func:`configure`: deliver records made under the old settings."""
+    before_restore: Callable[[], None] = lambda: None
+    """Before a restore: make the records of calls that ended under the settings in force."""
+    after_change: Callable[[], None] = lambda: None
+    """After the settings changed: drop caches derived from them."""
+
+
+_hooks = _ChangeHooks()
+
+
+def on_change(
+    *,
+    before_configure: Callable[[], None],
+    before_restore: Callable[[], None],
+    after_change: Callable[[], None],
+) -> None:
+    """Register what runs around a change of settings (called once, by ``_context``)."""
+    _hooks.before_configure = before_configure
+    _hooks.before_restore = before_restore
+    _hooks.after_change = after_change
+
+
 def _default_settings() -> Settings:
     ledger = os.environ.get("AIUSAGE_LEDGER", "").strip()
     if not ledger:
@@ -92,9 +124,7 @@ class _Restore:
 
     def restore(self) -> None:
         """Put back the settings in force before the :func:`configure` call."""
-        from ._delivery import settle
-
-        settle()  # calls that ended before now are made under the settings they ended under
+        _hooks.before_restore()  # calls that ended before now: under the settings they ended under
         with _lock:
             _holder.current = self.previous
 
@@ -137,9 +167,7 @@ def configure(
         with configure(sinks=[MemorySink()]):
             ...
     """
-    from ._delivery import flush
-
-    flush()  # records made under the old sinks go to the old sinks
+    _hooks.before_configure()  # records made under the old sinks go to the old sinks
     with _lock:
         previous = _holder.current if _holder.current is not None else _default_settings()
         changes: dict[str, Any] = {}
@@ -202,7 +230,5 @@ def configure(
             changes["spool_dir"] = None if spool_dir is None else os.fspath(spool_dir)
         applied = dataclasses.replace(previous, **changes)
         _holder.current = applied
-    from ._context import invalidate_metadata_caches
-
-    invalidate_metadata_caches()
+    _hooks.after_change()
     return _Restore(previous, applied)

@@ -9,6 +9,7 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._config import Settings, on_change, settings
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
 from ._limits import encodable
@@ -19,7 +20,6 @@ from ._sinks import Sink
 
 if TYPE_CHECKING:
     from ._budget import Budget, BudgetStatus
-    from ._config import Settings
     from ._reservations import BudgetState
 
 __all__ = [
@@ -58,6 +58,9 @@ _epoch = _Epoch()
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
+
+
+on_change(before_configure=flush, before_restore=settle, after_change=invalidate_metadata_caches)
 
 
 _NEW, _OPEN, _CLOSED = 0, 1, 2
@@ -274,8 +277,6 @@ class UsageContext:
         return MappingProxyType(self._own)
 
     def _compute_merged(self) -> Mapping[str, Any]:
-        from ._config import settings
-
         epoch = _epoch.value
         if self.parent is not None:
             base: Mapping[str, Any] = self.parent.metadata

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._counts import COUNT_NAMES
 from ._errors import ConfigurationError, LedgerError
 from ._records import MONEY, UsageRecord, UsageTotals
 from ._sqlite import (
@@ -123,21 +124,22 @@ def _order(value: Any) -> tuple[int, str, float]:
     return (2, str(value), 0.0)
 
 
-_TOTALS_SQL = (
-    "COUNT(*), TOTAL(input_tokens), TOTAL(cached_input_tokens), TOTAL(output_tokens), "
-    "TOTAL(reasoning_tokens), decimal_sum(cost_usd), "
-    "COUNT(*) - COUNT(cost_usd), COUNT(error_type)"
+_TOTALS_SQL = ", ".join(
+    (
+        "COUNT(*)",
+        *(f"TOTAL({name})" for name in COUNT_NAMES),
+        "decimal_sum(cost_usd)",
+        "COUNT(*) - COUNT(cost_usd)",
+        "COUNT(error_type)",
+    )
 )
 
 
 def _totals(row: Sequence[Any]) -> UsageTotals:
-    calls, inp, cached, out, reasoning, cost, unpriced, errors = row
+    calls, *counts, cost, unpriced, errors = row
     return UsageTotals(
         calls=int(calls),
-        input_tokens=int(inp),
-        cached_input_tokens=int(cached),
-        output_tokens=int(out),
-        reasoning_tokens=int(reasoning),
+        **{name: int(count) for name, count in zip(COUNT_NAMES, counts, strict=True)},
         cost_usd=Decimal(cost) if cost is not None else Decimal(0),
         unpriced_calls=int(unpriced),
         errors=int(errors),
@@ -321,13 +323,7 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
         "model": r["model"],
         "provider": r["provider"],
         "api": r["api"],
-        "input_tokens": r["input_tokens"],
-        "cached_input_tokens": r["cached_input_tokens"],
-        "cache_write_tokens": r["cache_write_tokens"],
-        "output_tokens": r["output_tokens"],
-        "reasoning_tokens": r["reasoning_tokens"],
-        "input_audio_tokens": r["input_audio_tokens"],
-        "output_audio_tokens": r["output_audio_tokens"],
+        **{name: r[name] for name in COUNT_NAMES},
         "total_tokens": r["input_tokens"] + r["output_tokens"],
         "cost_usd": r["cost_usd"],
         "metadata": json.loads(r["metadata"]),

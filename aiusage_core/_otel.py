@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ._counts import COUNTS
 from ._errors import ConfigurationError
 from ._records import UsageRecord
 
@@ -114,16 +115,10 @@ def span_attributes(record: UsageRecord) -> dict[str, Any]:
         "aiusage.batch": record.batch,
     }
     if record.usage_status != "missing":
-        attributes["gen_ai.usage.input_tokens"] = record.input_tokens
-        attributes["gen_ai.usage.output_tokens"] = record.output_tokens
-        attributes["gen_ai.usage.cache_read.input_tokens"] = record.cached_input_tokens
-        attributes["gen_ai.usage.reasoning.output_tokens"] = record.reasoning_tokens
-        if record.cache_write_tokens:
-            attributes["gen_ai.usage.cache_creation.input_tokens"] = record.cache_write_tokens
-        if record.input_audio_tokens:
-            attributes["gen_ai.usage.audio.input_tokens"] = record.input_audio_tokens
-        if record.output_audio_tokens:
-            attributes["gen_ai.usage.audio.output_tokens"] = record.output_audio_tokens
+        for count in COUNTS:
+            value = getattr(record, count.name)
+            if value or count.otel_always:
+                attributes[count.otel_attribute] = value
     if record.provider in ("openai", "azure") and record.api in _OPENAI_API_TYPES:
         attributes["openai.api.type"] = _OPENAI_API_TYPES[record.api]
     if record.service_tier:

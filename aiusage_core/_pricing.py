@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import genai_prices
     from genai_prices.types import ModelPrice
 
+from ._counts import COUNT_NAMES, COUNTS, ENCLOSING, TokenCounts, Usage, make_usage
 from ._errors import ConfigurationError
 from ._records import MONEY, money_add, money_multiply
 
@@ -35,33 +36,24 @@ _DEFAULT_TIERS = frozenset({"", "default", "auto", "standard"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PriceQuery:
-    """Everything known about a call when it is priced."""
+class PriceQuery(TokenCounts):
+    """Everything known about a call when it is priced: its counts (those of a record,
+    ``input_tokens``, ``output_tokens``, ``cached_input_tokens``, ...) and the fields below."""
 
     model: str
     """The model to price (the response's model when known)."""
     provider: str
     """The provider, as genai-prices names it."""
     api: str
-    """The API called (``chat``, ``embeddings``, ``responses``, ...)."""
-    input_tokens: int = 0
-    """Input tokens, including cached and cache-write ones."""
-    cached_input_tokens: int = 0
-    """Input tokens read from the cache."""
-    cache_write_tokens: int = 0
-    """Input tokens written to the cache."""
-    output_tokens: int = 0
-    """Output tokens, including reasoning ones."""
-    reasoning_tokens: int = 0
-    """Reasoning tokens."""
-    input_audio_tokens: int = 0
-    """Audio input tokens."""
-    output_audio_tokens: int = 0
-    """Audio output tokens."""
+    """The API called (``chat``, ``embeddings``, ``responses``, ``messages``, ...)."""
     service_tier: str | None = None
     """The service tier that served the call."""
     batch: bool = False
     """Whether Batch API rates apply."""
+
+    def usage(self) -> Usage:
+        """The counts as a :class:`~aiusage_core._counts.Usage` (status ``reported``)."""
+        return make_usage("reported", {name: getattr(self, name) for name in COUNT_NAMES})
 
 
 PriceResolver = Callable[[PriceQuery], "Decimal | None"]
@@ -181,100 +173,64 @@ class CustomPrice:
 
 @dataclass(frozen=True, slots=True)
 class _LinearRate:
-    """Dollars per token of each count (deltas relative to the enclosing count), and a fixed
-    per-request price. Per-token prices are exact decimals (list prices / 10**6)."""
+    """Dollars per unit of each count (a part's price relative to the count that includes
+    it), in :data:`COUNTS` order, and a fixed per-request price. Per-token prices are exact
+    decimals (list prices / 10**6)."""
 
     per_request: Decimal
+    per_unit: tuple[Decimal, ...]
     input: Decimal
-    cached_delta: Decimal
-    cache_write_delta: Decimal
     output: Decimal
-    reasoning_delta: Decimal
-    input_audio_delta: Decimal
-    output_audio_delta: Decimal
 
-    def cost(self, q: PriceQuery) -> Decimal:
-        return self.cost_of(
-            q.input_tokens,
-            q.cached_input_tokens,
-            q.cache_write_tokens,
-            q.output_tokens,
-            q.reasoning_tokens,
-            q.input_audio_tokens,
-            q.output_audio_tokens,
-        )
-
-    def cost_of(
-        self,
-        input_tokens: int,
-        cached_input_tokens: int,
-        cache_write_tokens: int,
-        output_tokens: int,
-        reasoning_tokens: int,
-        input_audio_tokens: int,
-        output_audio_tokens: int,
-    ) -> Decimal:
+    def cost(self, usage: Usage) -> Decimal:
+        """The cost of ``usage`` (its counts, after the status)."""
         add, mul = money_add, money_multiply
-        total = add(mul(self.input, input_tokens), mul(self.output, output_tokens))
-        if cached_input_tokens:
-            total = add(total, mul(self.cached_delta, cached_input_tokens))
-        if cache_write_tokens:
-            total = add(total, mul(self.cache_write_delta, cache_write_tokens))
-        if reasoning_tokens:
-            total = add(total, mul(self.reasoning_delta, reasoning_tokens))
-        if input_audio_tokens:
-            total = add(total, mul(self.input_audio_delta, input_audio_tokens))
-        if output_audio_tokens:
-            total = add(total, mul(self.output_audio_delta, output_audio_tokens))
-        if self.per_request:
-            return add(total, self.per_request)
+        total = self.per_request
+        for price, count in zip(self.per_unit, usage[1:], strict=True):
+            if count:
+                total = add(total, mul(price, count))
         return total
 
 
-def _genai_usage(q: PriceQuery) -> genai_prices.Usage:
+def _genai_usage(usage: Usage) -> genai_prices.Usage:
     import genai_prices
 
-    values: dict[str, int] = {"input_tokens": q.input_tokens, "output_tokens": q.output_tokens}
-    for key, count in (
-        ("cache_read_tokens", q.cached_input_tokens),
-        ("cache_write_tokens", q.cache_write_tokens),
-        ("output_reasoning_tokens", q.reasoning_tokens),
-        ("input_audio_tokens", q.input_audio_tokens),
-        ("output_audio_tokens", q.output_audio_tokens),
-    ):
-        if count:
-            values[key] = count
-    return genai_prices.Usage(**values)
+    return genai_prices.Usage(
+        **{key: count for key, count in zip(_GENAI_KEYS, usage[1:], strict=True) if count}
+    )
+
+
+_GENAI_KEYS = tuple(c.genai_key for c in COUNTS)
 
 
 def _linearise(model_price: ModelPrice) -> _LinearRate | None:
-    """Derive per-count coefficients by pricing one million of each count, or ``None``."""
+    """Derive per-count coefficients by pricing one million of each count (with the counts
+    that include it), or ``None`` for tiered prices."""
     import genai_prices
     from genai_prices.types import TieredPrices
 
     if any(isinstance(v, TieredPrices) for v in vars(model_price).values()):
         return None
 
-    def at(**counts: int) -> Decimal:
-        return model_price.calc_price(genai_prices.Usage(**counts))["total_price"]
+    genai_key = dict(zip(COUNT_NAMES, _GENAI_KEYS, strict=True))
 
-    m = 1_000_000
+    def at(*names: str) -> Decimal:
+        usage = genai_prices.Usage(**{genai_key[name]: 1_000_000 for name in names})
+        return model_price.calc_price(usage)["total_price"]
+
     base = at()
-    inp = at(input_tokens=m) - base
-    out = at(output_tokens=m) - base
-
-    def per_token(amount: Decimal) -> Decimal:
-        return MONEY.divide(amount, _MTOK)
-
+    per_million: dict[str, Decimal] = {}
+    for name in COUNT_NAMES:  # a count's enclosing counts come before it
+        enclosing = ENCLOSING[name]
+        per_million[name] = (
+            at(name, *enclosing) - base - sum((per_million[e] for e in enclosing), Decimal(0))
+        )
+    per_unit = tuple(MONEY.divide(per_million[name], _MTOK) for name in COUNT_NAMES)
     return _LinearRate(
         per_request=base,
-        input=per_token(inp),
-        cached_delta=per_token(at(input_tokens=m, cache_read_tokens=m) - base - inp),
-        cache_write_delta=per_token(at(input_tokens=m, cache_write_tokens=m) - base - inp),
-        output=per_token(out),
-        reasoning_delta=per_token(at(output_tokens=m, output_reasoning_tokens=m) - base - out),
-        input_audio_delta=per_token(at(input_tokens=m, input_audio_tokens=m) - base - inp),
-        output_audio_delta=per_token(at(output_tokens=m, output_audio_tokens=m) - base - out),
+        per_unit=per_unit,
+        input=per_unit[COUNT_NAMES.index("input_tokens")],
+        output=per_unit[COUNT_NAMES.index("output_tokens")],
     )
 
 
@@ -318,26 +274,20 @@ class Pricer:
                     self._rates_until = (now // _DAY + 1) * _DAY
         return self._rates
 
-    def price_counts(
+    def price_usage(
         self,
         model: str,
         provider: str,
         api: str,
         service_tier: str | None,
         batch: bool,
-        input_tokens: int,
-        cached_input_tokens: int,
-        cache_write_tokens: int,
-        output_tokens: int,
-        reasoning_tokens: int,
-        input_audio_tokens: int,
-        output_audio_tokens: int,
+        usage: Usage,
     ) -> Decimal | None:
         """Like :meth:`price`, without building a :class:`PriceQuery` on the common path.
 
         This is the per-call hot path: a cached linear rate and a few multiplications. Its
         common case (input and output tokens only) is written out here rather than calling
-        :meth:`_LinearRate.cost_of`, which gives the same result: a call costs a tenth of it.
+        :meth:`_LinearRate.cost`, which gives the same result: a call costs a tenth of it.
         """
         if self.resolver is None and not self.overrides:
             rates = self._rates if time.time() < self._rates_until else self._todays_rates()
@@ -345,25 +295,11 @@ class Pricer:
                 (provider, model, "" if service_tier is None else _tier_key(service_tier), batch)
             )
             if type(rate) is _LinearRate:
-                if (
-                    cached_input_tokens
-                    or cache_write_tokens
-                    or reasoning_tokens
-                    or input_audio_tokens
-                    or output_audio_tokens
-                ):
-                    return rate.cost_of(
-                        input_tokens,
-                        cached_input_tokens,
-                        cache_write_tokens,
-                        output_tokens,
-                        reasoning_tokens,
-                        input_audio_tokens,
-                        output_audio_tokens,
-                    )
+                if any(usage[3:]):  # counts beyond input and output
+                    return rate.cost(usage)
                 total = money_add(
-                    money_multiply(rate.input, input_tokens),
-                    money_multiply(rate.output, output_tokens),
+                    money_multiply(rate.input, usage[1]),
+                    money_multiply(rate.output, usage[2]),
                 )
                 return money_add(total, rate.per_request) if rate.per_request else total
         return self.price(
@@ -371,15 +307,9 @@ class Pricer:
                 model=model,
                 provider=provider,
                 api=api,
-                input_tokens=input_tokens,
-                cached_input_tokens=cached_input_tokens,
-                cache_write_tokens=cache_write_tokens,
-                output_tokens=output_tokens,
-                reasoning_tokens=reasoning_tokens,
-                input_audio_tokens=input_audio_tokens,
-                output_audio_tokens=output_audio_tokens,
                 service_tier=service_tier,
                 batch=batch,
+                **usage.counts(),
             )
         )
 
@@ -400,9 +330,10 @@ class Pricer:
             if rate is None:
                 self._warn_unpriced(query)
                 return None
+            usage = query.usage()
             if isinstance(rate, _LinearRate):
-                return rate.cost(query)
-            return rate.calc_price(_genai_usage(query))["total_price"]
+                return rate.cost(usage)
+            return rate.calc_price(_genai_usage(usage))["total_price"]
         except Exception:
             logger.exception(
                 "aiusage: pricing %s/%s failed; the call is recorded as unpriced",

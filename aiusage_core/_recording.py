@@ -12,6 +12,7 @@ from typing import Any
 from ._config import _holder as _settings
 from ._config import settings
 from ._context import UsageContext, _current, attribute
+from ._counts import COUNT_NAMES
 from ._delivery import _later, settle
 from ._errors import ConfigurationError
 from ._limits import MAX_COUNT, encodable, safe_text
@@ -34,33 +35,29 @@ _now = datetime.now
 _from_timestamp = datetime.fromtimestamp
 _new_tuple = tuple.__new__
 _UTC = timezone.utc
+# record_usage() takes the first six counts of the vocabulary; the rest are 0.
+_NO_MORE_DETAILS = (0,) * (len(COUNT_NAMES) - 6)
+assert COUNT_NAMES[:6] == (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
 
-# Every field of a UsageRecord, in field order, at the value emit() leaves it when its
-# argument is at its default; emit() copies it for each record.
-_FIELDS: dict[str, Any] = {
-    "model": "",
-    "provider": "openai",
-    "api": "chat",
-    "input_tokens": 0,
-    "cached_input_tokens": 0,
-    "cache_write_tokens": 0,
-    "output_tokens": 0,
-    "reasoning_tokens": 0,
-    "input_audio_tokens": 0,
-    "output_audio_tokens": 0,
-    "cost_usd": None,
-    "metadata": None,
-    "context_path": (),
-    "error": None,
-    "latency_ms": None,
-    "usage_status": "reported",
-    "batch": False,
-    "service_tier": None,
-    "request_id": None,
-    "timestamp": None,
-    "record_id": "",
-}
-assert tuple(_FIELDS) == tuple(f.name for f in dataclasses.fields(UsageRecord))
+# Every field of a UsageRecord, at the value emit() leaves it when its argument is at its
+# default; emit() copies it for each record.
+_FIELDS: dict[str, Any] = {f.name: None for f in dataclasses.fields(UsageRecord)}
+_FIELDS.update(
+    dict.fromkeys(COUNT_NAMES, 0),
+    provider="openai",
+    api="chat",
+    context_path=(),
+    usage_status="reported",
+    batch=False,
+)
+_DETAILS = tuple(enumerate(COUNT_NAMES))[2:]  # (index in the counts, name) beyond input, output
 
 
 def emit(
@@ -102,22 +99,9 @@ def emit(
             and (request_id is None or request_id.isascii())
         ):
             model, service_tier, request_id = _safe_texts(model, service_tier, request_id)
-    status, inputs, cached, cache_write, outputs, reasoning, input_audio, output_audio = usage
+    status = usage[0]
     if cost_usd is None and status != "missing":
-        cost_usd = config.pricer.price_counts(
-            model,
-            provider,
-            api,
-            service_tier,
-            is_batch,
-            inputs,
-            cached,
-            cache_write,
-            outputs,
-            reasoning,
-            input_audio,
-            output_audio,
-        )
+        cost_usd = config.pricer.price_usage(model, provider, api, service_tier, is_batch, usage)
     if client_metadata or call_metadata:
         base: Mapping[str, Any] = config.environment_tags
         if client_metadata:
@@ -136,8 +120,8 @@ def emit(
     fields["model"] = model
     fields["provider"] = provider
     fields["api"] = api
-    fields["input_tokens"] = inputs
-    fields["output_tokens"] = outputs
+    fields["input_tokens"] = usage[1]
+    fields["output_tokens"] = usage[2]
     fields["cost_usd"] = cost_usd
     fields["metadata"] = metadata
     if ctx is not None:
@@ -147,14 +131,9 @@ def emit(
     fields["batch"] = is_batch
     fields["timestamp"] = _now(_UTC) if ended is None else _from_timestamp(ended, _UTC)
     fields["record_id"] = _ids.next()  # what new_record_id() returns, without its frame
-    if cached:
-        fields["cached_input_tokens"] = cached
-    if reasoning:
-        fields["reasoning_tokens"] = reasoning
-    if cache_write or input_audio or output_audio:
-        fields["cache_write_tokens"] = cache_write
-        fields["input_audio_tokens"] = input_audio
-        fields["output_audio_tokens"] = output_audio
+    if any(usage[3:]):  # rarely: details beyond input and output
+        for index, name in _DETAILS:
+            fields[name] = usage[index + 1]
     if error is not None:
         if not (error.message.isascii() and error.type.isascii()):  # e.g. a server's text
             error = ErrorInfo(safe_text(error.type), safe_text(error.message))
@@ -346,7 +325,16 @@ def record_usage(
     return emit(
         _new_tuple(  # Usage(...) without the Python frame of a NamedTuple's __new__
             Usage,
-            ("manual", input_tokens, cached_input_tokens, 0, output_tokens, reasoning_tokens, 0, 0),
+            (
+                "manual",
+                input_tokens,
+                output_tokens,
+                cached_input_tokens,
+                0,
+                0,
+                reasoning_tokens,
+                *_NO_MORE_DETAILS,
+            ),
         ),
         model,
         provider,

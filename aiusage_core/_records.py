@@ -11,47 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Context, Decimal
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
+from ._counts import COUNT_NAMES, MISSING, TokenCounts, Usage, UsageStatus
 from ._limits import safe_text
 
-__all__ = ["ErrorInfo", "UsageRecord", "UsageStatus", "UsageTotals"]
-
-UsageStatus = Literal["reported", "missing", "manual"]
-"""How a record's token counts were obtained.
-
-``reported``: from the provider's response; ``missing``: the response carried no usage (the
-record has zero tokens and ``cost_usd=None``, never a made-up zero cost); ``manual``: given to
-:func:`record_usage` by hand.
-"""
+__all__ = [
+    "MISSING",
+    "ErrorInfo",
+    "Usage",
+    "UsageRecord",
+    "UsageStatus",
+    "UsageTotals",
+]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-class Usage(NamedTuple):
-    """The validated token counts of one call, as a record gets them (OpenAI conventions:
-    totals include their details)."""
-
-    status: UsageStatus
-    """How the counts were obtained (see :data:`UsageStatus`)."""
-    input_tokens: int = 0
-    """Prompt/input tokens, including cached and cache-write ones."""
-    cached_input_tokens: int = 0
-    """Input tokens read from the prompt cache."""
-    cache_write_tokens: int = 0
-    """Input tokens written to the prompt cache."""
-    output_tokens: int = 0
-    """Completion/output tokens, including reasoning ones."""
-    reasoning_tokens: int = 0
-    """Output tokens spent on reasoning."""
-    input_audio_tokens: int = 0
-    """Input tokens that were audio."""
-    output_audio_tokens: int = 0
-    """Output tokens that were audio."""
-
-
-MISSING = Usage("missing")
-"""The usage of a call that reported none (or only unusable counts): zero tokens, no cost."""
 
 
 class _RecordIds:
@@ -123,13 +97,14 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True)
-class UsageRecord:
+class UsageRecord(TokenCounts):
     """One API call (or one hand-recorded usage), immutable once made.
 
     A record holds counts, cost and metadata; never prompt or completion text, never a key.
-    Token counts follow OpenAI's conventions: ``input_tokens`` *includes*
-    ``cached_input_tokens`` and ``cache_write_tokens``; ``output_tokens`` *includes*
-    ``reasoning_tokens``.
+    Its counts (``input_tokens``, ``output_tokens``, ``cached_input_tokens``, ...) are those
+    of :class:`~aiusage_core._counts.TokenCounts`, keyword-only, with one convention for
+    every provider: ``input_tokens`` *includes* ``cached_input_tokens`` and
+    ``cache_write_tokens``; ``output_tokens`` *includes* ``reasoning_tokens``.
     """
 
     model: str
@@ -138,20 +113,6 @@ class UsageRecord:
     """The provider, as genai-prices names it (``openai``, ``azure``, ``anthropic``, ...)."""
     api: str = "chat"
     """The API called: ``chat``, ``embeddings``, ``responses``, or any name for manual records."""
-    input_tokens: int = 0
-    """Prompt/input tokens, including cached and cache-write tokens."""
-    cached_input_tokens: int = 0
-    """Input tokens read from the prompt cache (billed at the cached rate)."""
-    cache_write_tokens: int = 0
-    """Input tokens written to the prompt cache, where the provider bills them apart."""
-    output_tokens: int = 0
-    """Completion/output tokens, including reasoning tokens."""
-    reasoning_tokens: int = 0
-    """Output tokens spent on reasoning."""
-    input_audio_tokens: int = 0
-    """Input tokens that were audio."""
-    output_audio_tokens: int = 0
-    """Output tokens that were audio."""
     cost_usd: Decimal | None = None
     """The cost in US dollars, or ``None`` when the call could not be priced."""
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
@@ -198,13 +159,7 @@ class UsageRecord:
             "model": self.model,
             "provider": self.provider,
             "api": self.api,
-            "input_tokens": self.input_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "output_tokens": self.output_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "input_audio_tokens": self.input_audio_tokens,
-            "output_audio_tokens": self.output_audio_tokens,
+            **{name: getattr(self, name) for name in COUNT_NAMES},
             "total_tokens": self.total_tokens,
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
             "metadata": _thaw(self.metadata),
@@ -230,13 +185,7 @@ class UsageRecord:
             model=str(data["model"]),
             provider=str(data.get("provider", "openai")),
             api=str(data.get("api", "chat")),
-            input_tokens=int(data.get("input_tokens", 0)),
-            cached_input_tokens=int(data.get("cached_input_tokens", 0)),
-            cache_write_tokens=int(data.get("cache_write_tokens", 0)),
-            output_tokens=int(data.get("output_tokens", 0)),
-            reasoning_tokens=int(data.get("reasoning_tokens", 0)),
-            input_audio_tokens=int(data.get("input_audio_tokens", 0)),
-            output_audio_tokens=int(data.get("output_audio_tokens", 0)),
+            **counts_from(data),
             cost_usd=None if cost is None else Decimal(str(cost)),
             metadata=freeze_mapping(data.get("metadata") or {}),
             context_path=tuple(data.get("context_path") or ()),
@@ -301,20 +250,20 @@ def thaw(value: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def counts_from(data: Mapping[str, Any]) -> dict[str, int]:
+    """Every count of :data:`~aiusage_core._counts.COUNTS` read from ``data`` as ints (absent
+    ones are 0): how records and totals are rebuilt from JSON or ledger rows."""
+    return {name: int(data.get(name) or 0) for name in COUNT_NAMES}
+
+
 @dataclass(frozen=True, slots=True)
-class UsageTotals:
-    """Sums over a set of records. ``cost_usd`` sums the priced records only."""
+class UsageTotals(TokenCounts):
+    """Sums over a set of records: every count of a record (``input_tokens``,
+    ``output_tokens``, ``cached_input_tokens``, ``cache_write_tokens``, ...) summed, and
+    the fields below. ``cost_usd`` sums the priced records only."""
 
     calls: int = 0
     """Number of records (API calls)."""
-    input_tokens: int = 0
-    """Input tokens, including cached ones."""
-    cached_input_tokens: int = 0
-    """Input tokens read from the prompt cache."""
-    output_tokens: int = 0
-    """Output tokens, including reasoning ones."""
-    reasoning_tokens: int = 0
-    """Output tokens spent on reasoning."""
     cost_usd: Decimal = Decimal(0)
     """Cost of the priced records in US dollars."""
     unpriced_calls: int = 0
@@ -352,14 +301,22 @@ class UsageTotals:
             acc.add(record)
         return acc.snapshot()
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UsageTotals:
+        """Rebuild totals from :meth:`to_dict` output (absent counts are 0)."""
+        return cls(
+            calls=int(data.get("calls") or 0),
+            **counts_from(data),
+            cost_usd=Decimal(str(data.get("cost_usd") or 0)),
+            unpriced_calls=int(data.get("unpriced_calls") or 0),
+            errors=int(data.get("errors") or 0),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``cost_usd`` as an exact decimal string."""
         return {
             "calls": self.calls,
-            "input_tokens": self.input_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "output_tokens": self.output_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
+            **{name: getattr(self, name) for name in COUNT_NAMES},
             "total_tokens": self.total_tokens,
             "cost_usd": str(self.cost_usd),
             "unpriced_calls": self.unpriced_calls,
@@ -370,23 +327,11 @@ class UsageTotals:
 class TotalsAccumulator:
     """Mutable running sums; callers serialise access (a context holds a lock around it)."""
 
-    __slots__ = (
-        "cached_input_tokens",
-        "calls",
-        "cost_usd",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "reasoning_tokens",
-        "unpriced_calls",
-    )
+    __slots__ = ("calls", "cost_usd", "counts", "errors", "unpriced_calls")
 
     def __init__(self) -> None:
         self.calls = 0
-        self.input_tokens = 0
-        self.cached_input_tokens = 0
-        self.output_tokens = 0
-        self.reasoning_tokens = 0
+        self.counts = dict.fromkeys(COUNT_NAMES, 0)
         self.cost_usd = Decimal(0)
         self.unpriced_calls = 0
         self.errors = 0
@@ -395,14 +340,11 @@ class TotalsAccumulator:
         """Count ``record``."""
         self.calls += 1
         fields = record.__dict__  # one dict lookup per field beats attribute access here
-        self.input_tokens += fields["input_tokens"]
-        self.output_tokens += fields["output_tokens"]
-        cached = fields["cached_input_tokens"]
-        if cached:
-            self.cached_input_tokens += cached
-        reasoning = fields["reasoning_tokens"]
-        if reasoning:
-            self.reasoning_tokens += reasoning
+        counts = self.counts
+        for name in COUNT_NAMES:
+            value = fields[name]
+            if value:
+                counts[name] += value
         cost = fields["cost_usd"]
         if cost is None:
             self.unpriced_calls += 1
@@ -415,10 +357,7 @@ class TotalsAccumulator:
         """The current sums as an immutable :class:`UsageTotals`."""
         return UsageTotals(
             calls=self.calls,
-            input_tokens=self.input_tokens,
-            cached_input_tokens=self.cached_input_tokens,
-            output_tokens=self.output_tokens,
-            reasoning_tokens=self.reasoning_tokens,
+            **self.counts,
             cost_usd=self.cost_usd,
             unpriced_calls=self.unpriced_calls,
             errors=self.errors,

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._budget import LIMITS, Budget, BudgetAmounts
+from ._counts import COUNT_NAMES, ENCLOSING, Usage, make_usage
 from ._delivery import _later, settle
 from ._errors import BudgetExceededError
 from ._estimate import CallEstimate
@@ -153,36 +154,38 @@ class _Worst:
         return "; ".join(parts)
 
 
+def _worst_cases(inputs: int, outputs: int) -> list[Usage]:
+    """The counts to price for the worst case: all input and output plain first, then all of
+    it of each kind the vocabulary prices apart (cache writes, 1h cache writes, audio, ...)."""
+    totals = {"input_tokens": inputs, "output_tokens": outputs}
+    cases = [make_usage("reported", totals)]
+    for name in COUNT_NAMES:
+        chain = ENCLOSING[name]
+        if chain and chain[-1] in totals:
+            whole = totals[chain[-1]]
+            cases.append(
+                make_usage("reported", {**totals, name: whole, **dict.fromkeys(chain, whole)})
+            )
+    return cases
+
+
 def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> Decimal | None:
     """The most ``inputs`` and ``outputs`` tokens can cost: all input uncached, priced at
     the dearest of the text, cache-write and audio rates (and of the default and requested
     service tiers)."""
     from ._config import settings
 
-    price = settings().pricer.price_counts
+    price = settings().pricer.price_usage
     model, provider, api = estimate.model, estimate.provider, estimate.api
     tiers: tuple[str | None, ...] = (None,)
     if estimate.service_tier is not None:
         tiers = (None, estimate.service_tier)
     worst: Decimal | None = None
     for tier in tiers:
-        for cache_write, audio_in, audio_out in ((0, 0, 0), (inputs, 0, 0), (0, inputs, outputs)):
-            cost = price(
-                model,
-                provider,
-                api,
-                tier,
-                batch,
-                inputs,
-                0,
-                cache_write,
-                outputs,
-                0,
-                audio_in,
-                audio_out,
-            )
+        for index, scenario in enumerate(_worst_cases(inputs, outputs)):
+            cost = price(model, provider, api, tier, batch, scenario)
             if cost is None:
-                if tier is None and not (cache_write or audio_in):
+                if tier is None and index == 0:
                     return None  # the model has no price
                 continue
             if worst is None or cost > worst:

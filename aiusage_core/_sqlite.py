@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
+from ._counts import COUNT_NAMES
 from ._errors import LedgerError, SchemaVersionError
 from ._records import UsageRecord, thaw
 
@@ -48,13 +49,7 @@ COLUMNS = (
     "api",
     "operation_type",
     "context_path",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
+    *COUNT_NAMES,
     "cost_usd",
     "metadata",
     "error_type",
@@ -65,7 +60,8 @@ COLUMNS = (
     "service_tier",
     "request_id",
 )
-"""The columns of ``usage_records``, in table order."""
+"""The columns of ``usage_records`` (one per count of the vocabulary), in the order they
+are read and exported (the table's own order follows its migrations)."""
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -106,7 +102,20 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX usage_records_timestamp ON usage_records (timestamp)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+def _add_counts(*names: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration adding count columns (0 in the rows already stored)."""
+
+    def migrate(conn: sqlite3.Connection) -> None:
+        for name in names:
+            conn.execute(f"ALTER TABLE usage_records ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
+
+    return migrate
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_1,
+    2: _add_counts("cache_write_1h_tokens", "web_search_requests"),
+}
 """``MIGRATIONS[n]`` brings a ledger from schema version ``n - 1`` to ``n``.
 
 To change the schema, add the next number; never edit a released migration. Each runs in the
@@ -243,6 +252,7 @@ def _rows(records: Sequence[UsageRecord]) -> dict[int, list[list[Any]]]:
         if path_text is None:
             path_text = path_json[id(path)] = _dumps(list(path))
         ts = format_timestamp(r.timestamp)
+        fields = r.__dict__
         row = [
             r.record_id,
             ts,
@@ -251,13 +261,7 @@ def _rows(records: Sequence[UsageRecord]) -> dict[int, list[list[Any]]]:
             r.provider,
             r.api,
             path_text,
-            r.input_tokens,
-            r.cached_input_tokens,
-            r.cache_write_tokens,
-            r.output_tokens,
-            r.reasoning_tokens,
-            r.input_audio_tokens,
-            r.output_audio_tokens,
+            *[fields[name] for name in COUNT_NAMES],
             meta_text,
             r.usage_status,
             1 if r.batch else 0,

@@ -7,6 +7,7 @@ with the same words.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -74,13 +75,4 @@ def totals_from_dict(data: Mapping[str, Any]) -> UsageTotals:
             name="cost_usd",
             value=data.get("cost_usd"),
         ) from None
-    return UsageTotals(
-        calls=int(data.get("calls", 0)),
-        input_tokens=int(data.get("input_tokens", 0)),
-        cached_input_tokens=int(data.get("cached_input_tokens", 0)),
-        output_tokens=int(data.get("output_tokens", 0)),
-        reasoning_tokens=int(data.get("reasoning_tokens", 0)),
-        cost_usd=cost,
-        unpriced_calls=int(data.get("unpriced_calls", 0)),
-        errors=int(data.get("errors", 0)),
-    )
+    return dataclasses.replace(UsageTotals.from_dict({**data, "cost_usd": 0}), cost_usd=cost)

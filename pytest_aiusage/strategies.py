@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
 
 from aiusage_core import ConfigurationError, ErrorInfo, UsageRecord, UsageStatus
+from aiusage_core._counts import COUNT_NAMES, COUNTS, PARTS
 from aiusage_core._pricing import preload_prices
 
 from ._trees import (
@@ -657,6 +658,25 @@ def usage_records(
 
 
 @st.composite
+def _counts(draw: DrawFn, max_tokens: int, *, outputs: bool = True) -> dict[str, int]:
+    """Consistent counts of the whole vocabulary: each count split among its parts (parts of
+    one count add up to at most it); no output counts unless ``outputs``."""
+    counts = dict.fromkeys(COUNT_NAMES, 0)
+    for count in COUNTS:
+        if count.part_of is not None:
+            continue  # drawn by _split, below, when its enclosing count is drawn
+        if count.name == "output_tokens" and not outputs:
+            continue
+        # Tokens up to max_tokens; other top-level counts (web searches) are a few requests.
+        limit = max_tokens if count.name.endswith("_tokens") else min(max_tokens, 5)
+        counts[count.name] = draw(st.integers(0, limit))
+    for name in COUNT_NAMES:  # enclosing counts come first, so they are drawn already
+        if PARTS[name]:
+            counts.update(_split(draw, counts[name], PARTS[name]))
+    return counts
+
+
+@st.composite
 def _usage_records(
     draw: DrawFn,
     models: SearchStrategy[str],
@@ -668,33 +688,10 @@ def _usage_records(
         "embeddings" if model in EMBEDDING_MODELS else draw(st.sampled_from(("chat", "responses")))
     )
     status: UsageStatus = draw(st.sampled_from(("reported", "reported", "manual", "missing")))
-    counts = dict.fromkeys(
-        (
-            "input_tokens",
-            "cached_input_tokens",
-            "cache_write_tokens",
-            "input_audio_tokens",
-            "output_tokens",
-            "reasoning_tokens",
-            "output_audio_tokens",
-        ),
-        0,
-    )
+    counts = dict.fromkeys(COUNT_NAMES, 0)
     cost: Decimal | None = None
     if status != "missing":
-        counts["input_tokens"] = draw(st.integers(0, max_tokens))
-        counts.update(
-            _split(
-                draw,
-                counts["input_tokens"],
-                ("cached_input_tokens", "cache_write_tokens", "input_audio_tokens"),
-            )
-        )
-        if api != "embeddings":
-            counts["output_tokens"] = draw(st.integers(0, max_tokens))
-            counts.update(
-                _split(draw, counts["output_tokens"], ("reasoning_tokens", "output_audio_tokens"))
-            )
+        counts.update(draw(_counts(max_tokens, outputs=api != "embeddings")))
         cost = draw(st.none() | _costs)
     return UsageRecord(
         model=model,

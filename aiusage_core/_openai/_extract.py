@@ -22,7 +22,7 @@ from typing import Any, Literal, NamedTuple
 
 import pydantic
 
-from .._records import MISSING, Usage
+from .._counts import MISSING, Usage
 
 __all__ = [
     "MISSING",
@@ -207,15 +207,19 @@ def _extract_usage(api: Api, usage: object) -> Usage:
         logger.warning(
             "aiusage: OpenAI %s usage had malformed details: %s", api, "; ".join(problems)
         )
+    # In the order of the vocabulary (aiusage_core._counts.COUNTS); OpenAI has no 1h cache
+    # writes and reports no web searches in usage.
     return Usage(
         "reported",
         input_tokens,
+        output_tokens,
         cached,
         cache_write,
-        output_tokens,
+        0,
         reasoning,
         input_audio,
         output_audio,
+        0,
     )
 
 
@@ -263,7 +267,7 @@ def _extract_plain(api: Api, response: object) -> Extracted | None:
         inputs = counts.get("prompt_tokens")
         if type(inputs) is not int or inputs < 0:
             return None
-        found = ("reported", inputs, 0, 0, 0, 0, 0, 0)
+        found = ("reported", inputs, 0, 0, 0, 0, 0, 0, 0, 0)
     else:
         if api == "responses":
             if values.get("error") is not None:
@@ -322,15 +326,17 @@ def _extract_plain(api: Api, response: object) -> Extracted | None:
             and 0 <= output_audio <= outputs
         ):
             return None
-        found = (
+        found = (  # the order of Usage (see _extract_usage)
             "reported",
             inputs,
+            outputs,
             cached,
             cache_write,
-            outputs,
+            0,
             reasoning,
             input_audio,
             output_audio,
+            0,
         )
     return _new_tuple(Extracted, (_new_tuple(Usage, found), model, tier or None, None))
 

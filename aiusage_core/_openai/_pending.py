@@ -23,9 +23,10 @@ from typing import Any
 from openai import APIStatusError
 
 from .._context import UsageContext
+from .._counts import MISSING, Usage
 from .._delivery import defer
 from .._recording import emit
-from .._records import MISSING, ErrorInfo, Usage, UsageRecord
+from .._records import ErrorInfo, UsageRecord
 from .._reservations import Reservation
 from ._extract import Api, extract
 

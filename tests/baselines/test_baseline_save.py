@@ -13,6 +13,7 @@ import pytest
 from baselines_testing import LABEL, NO_AI, SUMMARISE, read_baseline, section
 
 import pytest_aiusage
+from aiusage_core._counts import COUNT_NAMES
 
 
 def _figures(
@@ -21,10 +22,9 @@ def _figures(
     return {
         "nodeid": nodeid,
         "calls": calls,
+        **dict.fromkeys(COUNT_NAMES, 0),  # every count of the vocabulary
         "input_tokens": input_tokens,
-        "cached_input_tokens": 0,
         "output_tokens": output_tokens,
-        "reasoning_tokens": 0,
         "total_tokens": input_tokens + output_tokens,
         "cost_usd": cost,
         "unpriced_calls": 0,

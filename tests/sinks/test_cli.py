@@ -20,6 +20,7 @@ from sinks_testing import make_record, python_env
 
 from aiusage_core import SQLiteSink, UsageRecord
 from aiusage_core._cli import main
+from aiusage_core._counts import COUNT_NAMES
 
 AIUSAGE = str(Path(sys.executable).with_name("aiusage"))  # the installed console script
 
@@ -79,10 +80,9 @@ def test_json_report_by_model_has_exact_figures(
     assert doc["by"] == ["model"]
     assert doc["totals"] == {
         "calls": 5,
+        **dict.fromkeys(COUNT_NAMES, 0),  # every count of the vocabulary, 0 unless set below
         "input_tokens": 4510,
-        "cached_input_tokens": 0,
         "output_tokens": 1510,
-        "reasoning_tokens": 0,
         "total_tokens": 6020,
         "cost_usd": "0.01638",
         "unpriced_calls": 1,
@@ -281,7 +281,7 @@ def test_a_ledger_from_a_newer_aiusage_is_a_one_line_error(
     assert (status, out) == (2, "")
     assert err == (
         f"aiusage: error: ledger {ledger} has schema version 7, but this aiusage understands "
-        "versions up to 1: upgrade pytest-aiusage to read or write it\n"
+        "versions up to 2: upgrade pytest-aiusage to read or write it\n"
     )
 
 

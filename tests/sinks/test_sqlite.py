@@ -22,6 +22,7 @@ from aiusage_core import (
     configure,
     record_usage,
 )
+from aiusage_core._counts import COUNT_NAMES
 
 
 def test_every_field_round_trips_exactly(tmp_path: Path) -> None:
@@ -106,15 +107,53 @@ def test_ledger_is_in_wal_mode_with_the_chosen_synchronous_level(
     conn.close()
 
 
-def test_a_new_ledger_has_schema_version_1_with_report_indexes(tmp_path: Path) -> None:
+def test_a_new_ledger_has_every_schema_version_and_a_column_per_count(tmp_path: Path) -> None:
     SQLiteSink(tmp_path / "l.db").check()
     conn = sqlite3.connect(tmp_path / "l.db")
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
     columns = [r[1] for r in conn.execute("PRAGMA table_info(usage_records)")]
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage_records)")}
     conn.close()
-    assert tuple(columns) == _sqlite.COLUMNS
+    assert sorted(columns) == sorted(_sqlite.COLUMNS)
+    assert set(COUNT_NAMES) <= set(columns)
     assert "usage_records_timestamp" in indexes
+
+
+def test_a_version_1_ledger_is_migrated_and_its_records_read_with_the_new_counts_at_0(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    _sqlite.MIGRATIONS[1](conn)
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    v1_counts = (100, 40, 10, 20, 5, 3, 2)  # input, cached, cache write, output, reasoning, audio
+    conn.execute(
+        "INSERT INTO usage_records (record_id, timestamp, day, model, provider, api, "
+        "context_path, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+        "reasoning_tokens, input_audio_tokens, output_audio_tokens, cost_usd, metadata, "
+        "usage_status, batch) VALUES ('r1', '2026-11-01T00:00:00.000000+00:00', '2026-11-01', "
+        "'gpt-4o', 'openai', 'chat', '[]', ?, ?, ?, ?, ?, ?, ?, '0.5', '{}', 'reported', 0)",
+        v1_counts,
+    )
+    conn.commit()
+    conn.close()
+    with Ledger(path) as ledger:
+        assert ledger.schema_version == 2
+        (record,) = ledger.records()
+        report = ledger.report()
+    assert (
+        record.input_tokens,
+        record.cached_input_tokens,
+        record.cache_write_tokens,
+        record.output_tokens,
+        record.reasoning_tokens,
+        record.input_audio_tokens,
+        record.output_audio_tokens,
+    ) == v1_counts
+    assert (record.cache_write_1h_tokens, record.web_search_requests) == (0, 0)
+    assert report.totals.cache_write_tokens == 10
+    assert report.totals.cost_usd == Decimal("0.5")
 
 
 def _stamp_version(path: Path, version: int) -> None:
@@ -127,17 +166,17 @@ def _stamp_version(path: Path, version: int) -> None:
 def test_a_ledger_from_a_newer_aiusage_is_refused_by_writer_and_reader(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     SQLiteSink(path).check()
-    _stamp_version(path, 2)
+    _stamp_version(path, 3)
 
     with pytest.raises(SchemaVersionError) as caught:
         SQLiteSink(path).check()
-    assert (caught.value.found, caught.value.supported) == (2, 1)
+    assert (caught.value.found, caught.value.supported) == (3, 2)
     assert caught.value.path == str(path)
     assert str(caught.value) == (
-        f"ledger {path} has schema version 2, but this aiusage understands versions up to 1: "
+        f"ledger {path} has schema version 3, but this aiusage understands versions up to 2: "
         "upgrade pytest-aiusage to read or write it"
     )
-    with pytest.raises(SchemaVersionError, match="schema version 2"):
+    with pytest.raises(SchemaVersionError, match="schema version 3"):
         Ledger(path)
 
 
@@ -146,10 +185,10 @@ def test_a_newer_ledger_never_breaks_the_caller_and_its_records_wait_in_the_spoo
 ) -> None:
     path = tmp_path / "l.db"
     SQLiteSink(path).check()
-    _stamp_version(path, 2)
+    _stamp_version(path, 3)
     with configure(sinks=[SQLiteSink(path)]), ai_usage_context("job"):
         record_usage(model="gpt-4o-mini", input_tokens=10)
-    assert "schema version 2" in caplog.text
+    assert "schema version 3" in caplog.text
     (spool,) = spool_dir.glob("sqlitesink-*.jsonl")
     assert str(spool) in caplog.text
     assert '"input_tokens":10' in spool.read_text()
@@ -164,13 +203,14 @@ def test_migrations_bring_an_old_ledger_to_the_current_version_keeping_records(
     def add_team_column(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE usage_records ADD COLUMN team TEXT")
 
-    monkeypatch.setitem(_sqlite.MIGRATIONS, 2, add_team_column)
-    assert _sqlite.current_schema_version() == 2
+    monkeypatch.setitem(_sqlite.MIGRATIONS, 3, add_team_column)
+    assert _sqlite.current_schema_version() == 3
     with Ledger(path) as ledger:  # reading an old ledger migrates it once
-        assert ledger.schema_version == 2
+        assert ledger.schema_version == 3
         assert [r.input_tokens for r in ledger.records()] == [42]
     conn = sqlite3.connect(path)
-    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [1, 2]
+    versions = [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == [1, 2, 3]
     assert "team" in [r[1] for r in conn.execute("PRAGMA table_info(usage_records)")]
     conn.close()
 
@@ -185,12 +225,12 @@ def test_a_failing_migration_leaves_the_ledger_as_it_was(
         conn.execute("ALTER TABLE usage_records ADD COLUMN team TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setitem(_sqlite.MIGRATIONS, 2, broken)
+    monkeypatch.setitem(_sqlite.MIGRATIONS, 3, broken)
     with pytest.raises(RuntimeError, match="migration bug"):
         SQLiteSink(path).check()
-    monkeypatch.delitem(_sqlite.MIGRATIONS, 2)
+    monkeypatch.delitem(_sqlite.MIGRATIONS, 3)
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (1,)
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (2,)
     assert "team" not in [r[1] for r in conn.execute("PRAGMA table_info(usage_records)")]
     conn.close()
 
