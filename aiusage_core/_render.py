@@ -27,17 +27,18 @@ __all__ = [
 
 CSS = """
 :root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bar:#4c8bf5;--over:#b42318;--warn:#9a6700}
-body{font:14px/1.45 system-ui,sans-serif;color:var(--fg);margin:1.5rem auto;max-width:76rem;
+body{font:14px/1.45 system-ui,sans-serif;color:var(--fg);margin:1.5rem auto;max-width:96rem;
 padding:0 1rem}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
-caption{text-align:left;font-weight:600;padding:.25rem 0}
+caption{text-align:left;font-weight:600;font-size:1.1rem;padding:1.25rem 0 .25rem}
 th,td{border-bottom:1px solid var(--line);padding:.25rem .5rem;text-align:left;
 vertical-align:top}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:pre}
 .c{position:relative;text-align:right;font-variant-numeric:tabular-nums;white-space:pre;
 min-width:9rem}
-.c i{position:absolute;left:0;top:.2rem;bottom:.2rem;background:var(--bar);opacity:.25}
+.c i{position:absolute;left:0;top:.3rem;height:1.1em;background:var(--bar);opacity:.25}
+.b{min-width:18rem}
 .over,.over td{color:var(--over)}.over td:first-child{border-left:4px solid var(--over)}
 .flag{color:var(--warn);font-weight:600}
 dl.totals{display:flex;flex-wrap:wrap;gap:.5rem 2rem}dl.totals div{min-width:8rem}

@@ -55,7 +55,7 @@ D.rows.forEach(function(r){
   if(i>0&&i<4){td.className='n';td.textContent=Number(c).toLocaleString('en-US')}
   if(i==4){td.className='c';var b=document.createElement('i'),v=num(c);
    b.style.width=(top&&v?100*v/top:0).toFixed(1)+'%';td.insertBefore(b,td.firstChild)}
-  if(i==6&&c)td.className='flag';
+  if(i==5)td.className='b';if(i==6&&c)td.className='flag';
   if(i==7){td.className='n';if(r[10])td.className+=' flag'}
   tr.appendChild(td)});
  if(r[7]){tr.className='over';tr.cells[5].textContent+=' (over budget)'}
@@ -191,11 +191,9 @@ def render_html(
         body.append(f'<h2 id="failures">Over budget</h2><ul class="over">{items}</ul>')
     models = usage.by_model()
     if models:
-        body.append('<h2 id="models">Cost by model</h2>')
         body.append(_grouped("Cost by model", "Model", models))
     operations = usage.by_operation()
     if operations:
-        body.append('<h2 id="operations">Cost by operation</h2>')
         labelled = {operation_label(op): t for op, t in operations.items()}
         body.append(
             _grouped("Cost by operation (usage contexts below the test)", "Operation", labelled)

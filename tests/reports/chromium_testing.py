@@ -4,7 +4,7 @@ every network request it made, and take a screenshot.
 
 The same code makes the screenshot in the docs::
 
-    python tests/reports/chromium_testing.py REPORT.html docs/img/report.png
+    python tests/reports/chromium_testing.py REPORT.html docs/img/html-report.png
 
 Chromium runs with a fresh profile, no sandbox (we run as root), and every background service
 that would reach the network turned off, so any request seen is the page's own.
@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
     source, target = Path(argv[0]), Path(argv[1])
     with chromium_page() as page:
         page.open(source)
-        page.screenshot(target)
+        page.screenshot(target, height=1500)
     return 0
 
 
