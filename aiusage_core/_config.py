@@ -46,7 +46,9 @@ class Settings:
     sink_timeout: float = 10.0
     """Seconds a sink may take to write one batch before its records are spooled."""
     spool_dir: str | None = None
-    """Where records of failing sinks wait for a retry (default: a per-user temp folder)."""
+    """Where records of failing sinks wait for a retry, and records no retry can store are
+    set aside (default: ``$AIUSAGE_SPOOL_DIR``, else ``aiusage-spool-<uid>`` in the
+    temporary folder). Put it on another disk than the ledger's."""
 
     def __post_init__(self) -> None:
         # Records outside any context share this one frozen mapping as their metadata.
@@ -84,12 +86,13 @@ def on_change(
 
 
 def _default_settings() -> Settings:
+    spool_dir = os.environ.get("AIUSAGE_SPOOL_DIR", "").strip() or None
     ledger = os.environ.get("AIUSAGE_LEDGER", "").strip()
     if not ledger:
-        return Settings()
+        return Settings(spool_dir=spool_dir)
     from ._sqlite import SQLiteSink
 
-    return Settings(sinks=(SQLiteSink(ledger),))
+    return Settings(sinks=(SQLiteSink(ledger),), spool_dir=spool_dir)
 
 
 class _Holder:

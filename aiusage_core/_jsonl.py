@@ -8,10 +8,12 @@ inside a line, even when the kernel splits a large write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -68,19 +70,53 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def append_lines(fd: int, data: bytes, *, fsync: bool = False) -> None:
-    """Append whole lines to the ``O_APPEND`` descriptor ``fd`` under an exclusive ``flock``."""
-    if fcntl is not None:
+def _lock(fd: int, timeout: float | None) -> None:
+    """Take the exclusive ``flock`` of ``fd``, waiting at most ``timeout`` seconds."""
+    if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"the file stayed locked by another process for {timeout:g} s"
+                ) from None
+        time.sleep(pause)  # flock has no timed wait: poll, less and less often
+        pause = min(pause * 2, 0.05)
+
+
+def append_lines(
+    fd: int, data: bytes, *, fsync: bool = False, lock_timeout: float | None = None
+) -> None:
+    """Append whole lines to the ``O_APPEND`` descriptor ``fd`` under an exclusive ``flock``
+    (waiting at most ``lock_timeout`` seconds for it, then raising :class:`TimeoutError`).
+
+    All or nothing: a write cut short (a full disk) is truncated away before the error is
+    raised, so retrying the same lines never leaves any of them twice.
+    """
+    if fcntl is not None:
+        _lock(fd, lock_timeout)
     try:
         size = os.fstat(fd).st_size
         # A writer killed mid-line left a partial line: start on a fresh line so only the
         # damaged one is lost.
         if size and _last_byte(fd, size) != b"\n":
             data = b"\n" + data
-        _write_all(fd, data)
-        if fsync:
-            os.fsync(fd)
+        try:
+            _write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        except BaseException:
+            # Every writer appends under the lock we hold, so the file still ends where our
+            # write began: cut it back there.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
     finally:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -100,14 +136,26 @@ class JsonlSink:
     ``fsync=True`` makes every write reach the disk before ``write`` returns (survives an
     operating-system crash, at the cost of one disk flush per batch); without it a record is
     safe from the process being killed as soon as ``write`` returns.
+
+    A write is all or nothing: one cut short (a full disk) is truncated away and raises, and
+    its records are spooled and retried whole. ``lock_timeout`` is how long a write waits for
+    another process's lock on the file (default: half of ``sink_timeout``, so the write gives
+    up, and its records are spooled once, before the caller stops waiting for it).
     """
 
     dedupes_by_record_id = False
     """Appending the same record twice stores it twice (readers may dedupe by ``record_id``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: bool = False,
+        lock_timeout: float | None = None,
+    ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.fsync = fsync
+        self.lock_timeout = lock_timeout
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
@@ -133,15 +181,32 @@ class JsonlSink:
         if not records:
             return
         data = dump_lines(records)
-        with self._lock:
-            append_lines(self._descriptor(), data, fsync=self.fsync)
+        timeout = self.lock_timeout
+        if timeout is None:
+            from ._config import settings
+
+            timeout = settings().sink_timeout / 2
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError(f"{self.path}: another write of this process is stuck")
+        try:
+            append_lines(self._descriptor(), data, fsync=self.fsync, lock_timeout=timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{self.path}: {exc}") from None
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Close the file (a later ``write`` reopens it)."""
-        with self._lock:
+        # A write waiting for another process's lock holds ours: at interpreter exit that
+        # must not hold the process.
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
             if self._fd is not None and self._pid == os.getpid():
                 os.close(self._fd)
             self._fd = None
+        finally:
+            self._lock.release()
 
     @staticmethod
     def read(path: str | os.PathLike[str]) -> Iterator[UsageRecord]:

@@ -319,6 +319,15 @@ class SQLiteSink:
     dedupes_by_record_id = True
     """Writing a record twice stores it once (``record_id`` is the primary key)."""
 
+    transient_errors: tuple[type[BaseException], ...] = (
+        OSError,
+        sqlite3.OperationalError,
+        LedgerError,
+    )
+    """Errors that mean the ledger cannot be written now (locked, full, missing, newer):
+    the records wait in the spool. Any other error may come from one record, which is then
+    found and set aside in the dead-letter file."""
+
     def __init__(
         self,
         path: str | os.PathLike[str],

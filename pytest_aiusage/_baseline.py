@@ -338,7 +338,9 @@ class Baseline:
         for node in usage.tests:
             # A test reported twice (e.g. rerun by pytest-rerunfailures): its last run counts.
             tests[node.nodeid] = Figures(
-                nodeid=node.nodeid, totals=node.totals, models=tuple(node.by_model)
+                nodeid=node.nodeid,
+                totals=node.totals,
+                models=tuple(m for m, t in node.by_model.items() if _served(t)),
             )
         return cls(name=name, run=run, tests=MappingProxyType(tests))
 
@@ -454,6 +456,18 @@ class Comparison:
     """The tests past a threshold, once per threshold."""
 
 
+def _served(totals: UsageTotals) -> bool:
+    """Whether a model served any of these calls: not when every one failed with nothing
+    billed (the API refused it, or the request never left the process), as such a call is
+    filed under the model it asked for, which is no change of model."""
+    return bool(
+        totals.errors < totals.calls
+        or totals.total_tokens
+        or totals.unpriced_calls
+        or totals.cost_usd
+    )
+
+
 def _differ(before: Figures, after: Figures) -> bool:
     return before.totals != after.totals or before.models != after.models
 
@@ -538,13 +552,7 @@ def _table(changed: Sequence[tuple[Figures, Figures]]) -> list[str]:
                 _signed(a.calls - b.calls),
             )
         )
-        models = (
-            f"  (models: {', '.join(before.models) or 'none'} -> "
-            f"{', '.join(after.models) or 'none'})"
-            if before.models != after.models
-            else ""
-        )
-        notes.append(models)
+        notes.append(_notes(before, after))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for row, note in zip(rows, ["", *notes], strict=True):
@@ -552,6 +560,23 @@ def _table(changed: Sequence[tuple[Figures, Figures]]) -> list[str]:
         cells.extend(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip() + note)
     return lines
+
+
+def _notes(before: Figures, after: Figures) -> str:
+    """What a row adds after its figures: a change of model, a change in failed calls."""
+    notes = ""
+    b, a = before.totals, after.totals
+    # A side whose calls all failed before reaching a model (so none served it) is no change
+    # of model: its failed calls say what happened.
+    all_failed = (not before.models and b.calls) or (not after.models and a.calls)
+    if before.models != after.models and not all_failed:
+        notes += (
+            f"  (models: {', '.join(before.models) or 'none'} -> "
+            f"{', '.join(after.models) or 'none'})"
+        )
+    if b.errors != a.errors:
+        notes += f"  (failed calls: {count(b.errors)} -> {count(a.errors)})"
+    return notes
 
 
 def comparison_lines(

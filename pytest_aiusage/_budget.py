@@ -36,6 +36,7 @@ __all__ = [
     "parse_spec",
     "parse_usd",
     "parse_whole",
+    "unknown_costs",
 ]
 
 LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
@@ -298,9 +299,33 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
 
 
 _UNPRICED_HINT = (
-    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...), "
-    "or pass --aiusage-unpriced=warn or ignore"
+    "price the model with the pytest_aiusage_price hook or aiusage_core.configure(prices=...)"
 )
+_POLICY_HINT = "or pass --aiusage-unpriced=warn or ignore"
+_NOT_REPORTED_HINT = (
+    "the response carried no usage: a stream reports it only when asked, so wrap the client "
+    "with wrap_openai(client, stream_usage=True) or pass "
+    'stream_options={"include_usage": True}, and read the stream to its end'
+)
+
+
+def unknown_costs(records: Sequence[UsageRecord]) -> list[tuple[int, str, str]]:
+    """Why some of ``records`` have no cost, as ``(calls, what, what to do)``: calls whose
+    usage was not reported (a stream without its usage chunk), then calls without a known
+    price. Empty when every record is priced."""
+    not_reported = unpriced = 0
+    for record in records:
+        if record.cost_usd is None:
+            if record.usage_status == "missing":
+                not_reported += 1
+            else:
+                unpriced += 1
+    found = []
+    if not_reported:
+        found.append((not_reported, "whose usage was not reported", _NOT_REPORTED_HINT))
+    if unpriced:
+        found.append((unpriced, "without a known price", _UNPRICED_HINT))
+    return found
 
 
 def spent_lines(budget: Budget, records: Sequence[UsageRecord], over: bool = True) -> list[str]:
@@ -344,7 +369,8 @@ def check_budget(
     """Check a test's usage: ``(failure message or None, warning or None)``.
 
     ``records`` gives the test's calls; it is only called when there is something to say.
-    ``unpriced`` is the policy for unpriced calls under a usd limit (fail, warn, ignore).
+    ``unpriced`` is the policy for calls without a cost under a usd limit (fail, warn,
+    ignore), whether their usage was not reported or their model has no known price.
     """
     budget = resolved.budget
     over = budget.violations(totals)
@@ -355,17 +381,19 @@ def check_budget(
     lines = []
     if over:
         lines.append(f"AI budget exceeded: {', '.join(over)}")
-    warning = None
+    warnings = []
     if unverifiable:
-        unpriced_text = (
-            f"AI budget cannot be verified: {plural(totals.unpriced_calls, 'call')} without a "
-            f"known price under a cost limit of {usd(budget.usd)} "
-            f"({calls_summary(by_model(recs))})"
-        )
-        if unpriced == "fail":
-            lines.append(f"{unpriced_text}; {_UNPRICED_HINT}")
-        else:
-            warning = unpriced_text
+        calls = calls_summary(by_model(recs))
+        for n, what, hint in unknown_costs(recs):
+            text = (
+                f"AI budget cannot be verified: {plural(n, 'call')} {what} under a cost limit "
+                f"of {usd(budget.usd)} ({calls})"
+            )
+            if unpriced == "fail":
+                lines.append(f"{text}; {hint}, {_POLICY_HINT}")
+            else:
+                warnings.append(text)
+    warning = "; ".join(warnings) or None
     if not lines:
         return None, warning
     lines.extend(spent_lines(budget, recs, over=bool(over)))

@@ -11,7 +11,7 @@ import pytest
 from aiusage_core import ConfigurationError, UsageContext, UsageRecord, UsageTotals, _money
 from aiusage_core._money import cost_text, usd_each
 
-from ._budget import Budget, parse_usd, parse_whole
+from ._budget import Budget, parse_usd, parse_whole, unknown_costs
 from ._format import by_model, calls_summary, count, plural
 from ._session import BUDGET, CONTEXT
 
@@ -101,10 +101,12 @@ class AIUsage:
         limit = parse_usd(usd, "assert_cost_below(usd)")
         totals = self.totals
         if totals.unpriced_calls:
+            reasons = unknown_costs(self._context.records)
+            why = " and ".join(f"{plural(n, 'call')} {what}" for n, what, _ in reasons)
+            hints = "; ".join(hint for _, _, hint in reasons)
             raise AssertionError(
-                f"cannot check the AI cost against {_money.usd(limit)}: "
-                f"{plural(totals.unpriced_calls, 'call')} without a known price "
-                f"({self._summary()})"
+                f"cannot check the AI cost against {_money.usd(limit)}: {why} "
+                f"({self._summary()}); {hints}"
             )
         if not totals.cost_usd < limit:
             spent, most = usd_each([totals.cost_usd, limit])

@@ -18,9 +18,11 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
-from openai import APIStatusError
+import httpx2
+from openai import APIConnectionError, APIStatusError
 
 from .._context import UsageContext
 from .._counts import MISSING, Usage
@@ -112,11 +114,31 @@ def _record_if_left(call: PendingCall, loops: int) -> None:
         call.finish(unseen=True)
 
 
-def _failure_usage(exc: BaseException) -> Usage:
-    # An HTTP error status means the API did no billable work: zero tokens, priced (so $0 for
-    # a known model, unpriced for an unknown one). Anything else (connection dropped, timeout,
-    # a stream broken midway, cancellation) may have been processed and billed: missing.
-    return _NO_TOKENS if isinstance(exc, APIStatusError) else MISSING
+_NOTHING_BILLED: Final = Decimal(0)
+
+_SENT: Final = (
+    httpx2.ReadError,
+    httpx2.ReadTimeout,
+    httpx2.WriteError,
+    httpx2.WriteTimeout,
+    httpx2.RemoteProtocolError,
+)
+"""Transport errors raised once the request was (at least partly) on the wire."""
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether the request of the call that ``exc`` ended never left the process: the SDK's
+    connection error, caused by anything but a transport error raised after sending (a
+    refused or timed-out connection, a blocked network, a cassette with no answer)."""
+    if not isinstance(exc, APIConnectionError):
+        return False
+    cause = exc.__cause__ or exc.__context__
+    seen = 0
+    while cause is not None and seen < 20:  # a bounded walk down the chain
+        if isinstance(cause, _SENT):
+            return False
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return True
 
 
 class PendingCall:
@@ -201,12 +223,24 @@ class PendingCall:
         error: ErrorInfo | None = None
         model: str | None = None
         service_tier: str | None = None
+        cost: Decimal | None = None
         if self.final is not None:
             usage, model, service_tier, failure = extract(self.api, self.final)
             if failure is not None:
                 error = ErrorInfo("ResponseFailed", failure)
+        elif exc is None:
+            usage = MISSING
+        elif isinstance(exc, APIStatusError):
+            # An HTTP error status: the API did no billable work. Zero tokens, priced ($0 for
+            # a known model; an unknown model stays unpriced, never a made-up $0).
+            usage = _NO_TOKENS
+        elif _never_sent(exc):
+            # Nothing reached the API, whatever the model: a failed call, not unpriced spend.
+            usage, cost = _NO_TOKENS, _NOTHING_BILLED
         else:
-            usage = MISSING if exc is None else _failure_usage(exc)
+            # Dropped or timed out after sending, broken midway, cancelled: it may have been
+            # processed and billed.
+            usage = MISSING
         if exc is not None:
             error = ErrorInfo.from_exception(exc)
             request_id = getattr(exc, "request_id", None)
@@ -225,6 +259,7 @@ class PendingCall:
             error,
             self.client_metadata,
             self.call_metadata,
+            cost,
         )
 
     def left(self) -> None:

@@ -45,6 +45,10 @@ def _chat_chunks(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
                 call.final = chunk
                 if hide and not getattr(chunk, "choices", None):
                     continue  # the usage-only chunk we asked for; the caller did not
+            elif call.final is None:
+                # Every chunk names the model and tier that serve the call: a stream that
+                # never reports usage is still filed under them (the usage chunk replaces it).
+                call.final = chunk
             yield chunk
     except Exception as exc:
         call.finish(exc)
@@ -55,7 +59,9 @@ def _chat_chunks(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
 def _response_events(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
     try:
         for event in inner:
-            if getattr(event, "type", None) in _FINAL_EVENTS:
+            kind = getattr(event, "type", None)
+            if kind in _FINAL_EVENTS or (kind == "response.created" and call.final is None):
+                # ``response.created`` names the model and tier before any usage exists.
                 call.final = getattr(event, "response", None)
             yield event
     except Exception as exc:
@@ -72,6 +78,8 @@ async def _async_chat_chunks(inner: AsyncIterator[Any], call: PendingCall) -> As
                 call.final = chunk
                 if hide and not getattr(chunk, "choices", None):
                     continue
+            elif call.final is None:
+                call.final = chunk  # the model and tier, until a usage chunk (see above)
             yield chunk
     except Exception as exc:
         call.finish(exc)
@@ -84,7 +92,8 @@ async def _async_response_events(
 ) -> AsyncIterator[Any]:
     try:
         async for event in inner:
-            if getattr(event, "type", None) in _FINAL_EVENTS:
+            kind = getattr(event, "type", None)
+            if kind in _FINAL_EVENTS or (kind == "response.created" and call.final is None):
                 call.final = getattr(event, "response", None)
             yield event
     except Exception as exc:

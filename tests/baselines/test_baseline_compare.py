@@ -187,3 +187,54 @@ def test_a_bad_baseline_name_is_a_usage_error(pytester: pytest.Pytester, value: 
     result = pytester.runpytest(f"--aiusage-compare={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --aiusage-compare={value!r} *"])
+
+
+OFFLINE = """
+import os
+
+import openai
+import pytest
+from aiusage_core import record_usage, wrap_openai
+
+
+def test_ask():
+    if "AIU_DEAD_URL" not in os.environ:  # as recorded: the API answered
+        record_usage(model="gpt-4o-mini-2024-07-18", input_tokens=1000, output_tokens=500)
+        return
+    client = wrap_openai(
+        openai.OpenAI(api_key="k", base_url=os.environ["AIU_DEAD_URL"], max_retries=0)
+    )
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user",
+                                                                      "content": "hi"}])
+"""
+
+
+def test_a_request_that_never_left_is_no_model_change_and_no_unpriced_cost(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_aiusage.fake_openai import FakeOpenAI
+
+    pytester.makepyfile(test_suite=OFFLINE)
+    pytester.runpytest("--aiusage-save=main").assert_outcomes(passed=1)
+    with FakeOpenAI() as server:
+        dead = server.url
+    monkeypatch.setenv("AIU_DEAD_URL", dead)  # refused: the request never leaves
+    result = pytester.runpytest("--aiusage-compare=main")
+    result.assert_outcomes(passed=1)
+    lines = section(result)
+    # The figures changed (a failed call, $0), but no model did, and nothing is unpriced.
+    assert lines[3].split() == [
+        "test_suite.py::test_ask",
+        "$0.00045",
+        "$0.00000",
+        "-100.0%",
+        "-1,500",
+        "0",
+        "(failed",
+        "calls:",
+        "0",
+        "->",
+        "1)",
+    ]
+    result.stdout.no_fnmatch_line("* unpriced*")  # no "$0 + 1 unpriced", no "unpriced" row

@@ -7,9 +7,10 @@ import asyncio
 import logging
 from decimal import Decimal
 
+import httpx2
 import openai
 import pytest
-from openai_testing import HELLO, async_sdk_client, sdk_client, single
+from openai_testing import API_KEY, HELLO, async_sdk_client, sdk_client, single
 
 from aiusage_core import UsageContext, ai_usage_context, wrap_openai
 from pytest_aiusage.fake_openai import FakeOpenAI
@@ -84,6 +85,27 @@ def test_a_dropped_connection_is_recorded_as_missing_usage_with_its_error(
     assert record.usage_status == "missing"
     assert record.cost_usd is None
     assert usage.totals.errors == 1
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "my-private-model"])
+def test_a_request_that_never_left_is_a_failed_call_not_unpriced_spend(
+    server: FakeOpenAI, usage: UsageContext, model: str
+) -> None:
+    url = server.url
+    server.stop()  # nothing listens on its port any more: the connection is refused
+    with (
+        openai.OpenAI(api_key=API_KEY, base_url=url, max_retries=0) as plain,
+        pytest.raises(openai.APIConnectionError) as raised,
+    ):
+        wrap_openai(plain).chat.completions.create(model=model, messages=HELLO)
+    assert type(raised.value.__cause__) is httpx2.ConnectError
+    record = single(usage)
+    assert record.error is not None
+    assert record.error.type == "APIConnectionError"
+    # Nothing reached the API, so nothing was billed, whatever the model: $0, not unknown.
+    assert (record.input_tokens, record.output_tokens, record.cost_usd) == (0, 0, Decimal(0))
+    assert record.usage_status == "reported"
+    assert (usage.totals.errors, usage.totals.unpriced_calls) == (1, 0)
 
 
 def test_a_timeout_is_recorded_as_missing_usage_with_its_error(

@@ -52,7 +52,13 @@ def test_a_chat_stream_without_usage_is_recorded_as_missing_never_as_zero_cost(
     chunks = list(chat_stream(client))
     assert chunks
     assert_missing(usage)
-    assert single(usage).model == "gpt-4o-mini"  # no usage chunk: the request's model
+    # No usage chunk, but every chunk names the model and tier that served the call: the
+    # record is filed under them, like the calls that reported usage.
+    assert chunks[0].model == "gpt-4o-mini-2024-07-18"
+    assert (single(usage).model, single(usage).service_tier) == (
+        "gpt-4o-mini-2024-07-18",
+        "default",
+    )
 
 
 def test_breaking_out_of_a_stream_records_it_once_at_the_next_read(
@@ -287,6 +293,8 @@ def test_a_responses_stream_broken_out_of_is_recorded_as_missing(
             assert event.type == "response.created"
             break
     assert_missing(usage)
+    # ``response.created`` named the model and tier that serve the call.
+    assert (single(usage).model, single(usage).service_tier) == (GPT4O_MINI_SNAPSHOT, "default")
 
 
 def test_a_responses_stream_whose_final_event_has_no_usage_is_missing(
@@ -393,13 +401,13 @@ def test_async_streams_are_recorded_when_exhausted_closed_or_collected(
     asyncio.run(main())
     # The partly read one is closed by the event loop (its async generators are finalized
     # there), at the latest when asyncio.run shuts the loop down.
-    statuses = [(r.api, r.usage_status) for r in usage.records]
+    statuses = [(r.api, r.usage_status, r.model) for r in usage.records]
     assert statuses == [
-        ("chat", "reported"),
-        ("chat", "missing"),
-        ("responses", "missing"),
-        ("chat", "missing"),
-        ("chat", "missing"),
+        ("chat", "reported", GPT4O_MINI_SNAPSHOT),
+        ("chat", "missing", GPT4O_MINI_SNAPSHOT),  # its first chunk named the model
+        ("responses", "missing", GPT4O_MINI_SNAPSHOT),
+        ("chat", "missing", "gpt-4o-mini"),  # no chunk read: only the request's model is known
+        ("chat", "missing", GPT4O_MINI_SNAPSHOT),
     ]
     assert usage.records[0].cost_usd == GPT4O_MINI_COST
 

@@ -326,6 +326,39 @@ def test_unpriced_calls_under_a_usd_limit_fail_by_default(pytester: pytest.Pytes
     )
 
 
+def test_a_stream_without_usage_is_named_usage_not_reported_with_the_fix(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_stream="""
+import pytest
+
+
+@pytest.mark.fake_openai
+@pytest.mark.ai_budget(usd=0.01)
+def test_stream(openai_client):
+    stream = openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream) == "Echo: hi"
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    # A priced model: the cause is the missing usage, filed under the model that served it.
+    result.stdout.fnmatch_lines(
+        [
+            "AI budget cannot be verified: 1 call whose usage was not reported under a cost "
+            "limit of $0.01 (1 call: gpt-4o-mini-2024-07-18 0 in / 0 out unknown); the "
+            "response carried no usage: a stream reports it only when asked, so wrap the "
+            "client with wrap_openai(client, stream_usage=True) or pass "
+            'stream_options={"include_usage": True}, and read the stream to its end, or pass '
+            "--aiusage-unpriced=warn or ignore",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*price the model*")
+
+
 def test_unpriced_warn_passes_and_says_so_in_the_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_unpriced=UNPRICED)
     result = pytester.runpytest("--aiusage-unpriced=warn")

@@ -120,7 +120,8 @@ def test_tokens(ai_usage):
             f"E       AssertionError: AI cost $0.00045 is not below $0.00045 {calls}",
             "*_ test_cost_unpriced _*",
             "E       AssertionError: cannot check the AI cost against $1.00: 1 call without a "
-            "known price (1 call: my-private-model 10 in / 1 out unknown)",
+            "known price (1 call: my-private-model 10 in / 1 out unknown); price the model with "
+            "the pytest_aiusage_price hook or aiusage_core.configure(prices=...)",
             "*_ test_tokens _*",
             f"E       AssertionError: AI tokens 1,500 are not below 1,500 {calls}",
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,3 +26,32 @@ def _private_spool(tmp_path: Path) -> Iterator[Path]:
 def spool_dir(_private_spool: Path) -> Path:
     """The folder the spool files of this test go to."""
     return _private_spool
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted for the test (a real filesystem that fills up)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield disk
+    finally:
+        assert _spool.wait_until_idle(10.0)
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+@pytest.fixture
+def retry_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing sink is retried at the very next flush (no pause after a failure)."""
+    monkeypatch.setattr(_spool, "RETRY_FIRST", 0.0)

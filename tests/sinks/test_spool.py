@@ -66,6 +66,7 @@ def _tokens(records: Sequence[UsageRecord]) -> list[int]:
     return [r.input_tokens for r in records]
 
 
+@pytest.mark.usefixtures("retry_at_once")
 def test_a_flaky_sink_loses_nothing_and_duplicates_nothing(
     caplog: pytest.LogCaptureFixture, spool_dir: Path
 ) -> None:
@@ -88,6 +89,7 @@ def test_a_flaky_sink_loses_nothing_and_duplicates_nothing(
     assert "works again; 6 spooled record(s) delivered" in caplog.text
 
 
+@pytest.mark.usefixtures("retry_at_once")
 def test_spooled_records_of_an_idle_sink_are_retried_on_the_next_flush(spool_dir: Path) -> None:
     flaky, other = FlakySink(failures=1), MemorySink()
     with ai_usage_context("first", sinks=[flaky]):
@@ -133,6 +135,7 @@ def test_a_permanent_failure_is_reported_once_as_an_error_naming_the_spool(
     assert _spool.spool_path(sink) == str(spool)
 
 
+@pytest.mark.usefixtures("retry_at_once")
 def test_a_hanging_sink_costs_the_caller_the_timeout_once_and_never_duplicates(
     spool_dir: Path,
 ) -> None:
@@ -161,6 +164,7 @@ def test_a_hanging_sink_costs_the_caller_the_timeout_once_and_never_duplicates(
     assert not spool.exists()
 
 
+@pytest.mark.usefixtures("retry_at_once")
 def test_a_locked_ledger_delays_records_but_loses_and_doubles_none(
     tmp_path: Path, spool_dir: Path
 ) -> None:
