@@ -8,7 +8,7 @@ The enforcement itself (reserving a call's worst case before it is sent) lives i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Literal
 
@@ -102,6 +102,10 @@ class Budget:
     """Refuse every call whose worst case the request does not bound by itself (no output
     cap and no ``output_cap``; images, files or previous responses in its input) instead of
     assuming the model's context window for it."""
+    limits: tuple[tuple[str, Decimal | int], ...] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    """``(name, limit)`` of the limits set, in the order of ``LIMITS`` (derived)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "usd", _usd(self.usd))
@@ -120,6 +124,8 @@ class Budget:
                 name="refuse_unbounded",
                 value=self.refuse_unbounded,
             )
+        set_limits = tuple((n, v) for n in LIMITS if (v := getattr(self, n)) is not None)
+        object.__setattr__(self, "limits", set_limits)
 
     @property
     def hard(self) -> bool:
@@ -198,7 +204,7 @@ class BudgetStatus:
     @property
     def refused(self) -> tuple[BudgetExceededError, ...]:
         """The calls this budget refused, oldest first (their errors)."""
-        return tuple(self._state.refusals)
+        return self._state.refusals
 
     def __repr__(self) -> str:
         spent, reserved, remaining, exceeded = self._state.snapshot()

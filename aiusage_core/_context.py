@@ -7,8 +7,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from ._budget import Budget, BudgetStatus
 from ._config import Settings, on_change, settings
 from ._delivery import _later, _outbox, enqueue, flush, settle
 from ._errors import ContextError
@@ -16,11 +17,8 @@ from ._limits import encodable
 from ._metadata import merge_metadata, validate_metadata
 from ._money import cost_text
 from ._records import ErrorInfo, TotalsAccumulator, UsageRecord, UsageTotals, freeze_mapping
+from ._reservations import BudgetState, charge
 from ._sinks import Sink
-
-if TYPE_CHECKING:
-    from ._budget import Budget, BudgetStatus
-    from ._reservations import BudgetState
 
 __all__ = [
     "UsageContext",
@@ -132,9 +130,6 @@ class UsageContext:
     def _give_budget(self, budget: Budget) -> None:
         """Put ``budget`` on this context (before it is entered, or by the pytest plugin
         before anything runs below it)."""
-        from ._budget import Budget
-        from ._reservations import BudgetState
-
         if not isinstance(budget, Budget):
             raise ContextError(
                 f"budget must be an aiusage_core.Budget, not {type(budget).__name__} "
@@ -331,8 +326,6 @@ class UsageContext:
         """A read-only view of the budget given to this context (what is spent, reserved
         and left), or ``None`` when it was given none. Budgets of enclosing contexts apply
         to its calls too; read them on those contexts."""
-        from ._budget import BudgetStatus
-
         return None if self._budget is None else BudgetStatus(self._budget)
 
     @property
@@ -486,7 +479,5 @@ def attribute(record: UsageRecord, context: UsageContext | None, config: Setting
                 sinks = (*sinks, *(s for s in node._sinks if s not in sinks))
             node = node.parent
     if context is not None and context._budgets:
-        from ._reservations import charge
-
         charge(context._budgets, record)
     enqueue(record, sinks, config.flush_every)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from ._errors import BudgetExceededError
 from ._estimate import CallEstimate
 from ._money import usd as _usd
 from ._pricing import context_window
+from ._records import money_add, money_multiply
 
 if TYPE_CHECKING:
     from ._context import UsageContext
@@ -52,37 +54,29 @@ _ZERO = Decimal(0)
 
 
 class BudgetState:
-    """The spent and reserved amounts of one entered context's budget (guarded by the lock)."""
+    """The spent and reserved amounts of one entered context's budget (guarded by the lock).
 
-    __slots__ = (
-        "budget",
-        "context",
-        "exceeded",
-        "input",
-        "output",
-        "refusals",
-        "reserved_calls",
-        "reserved_input",
-        "reserved_output",
-        "reserved_usd",
-        "spent_calls",
-        "usd",
-    )
+    No ``__slots__``: the amounts start as class defaults, so making one (once per context
+    with a budget) assigns only what differs.
+    """
+
+    usd: Decimal = _ZERO
+    input: int = 0
+    output: int = 0
+    spent_calls: int = 0
+    reserved_usd: Decimal = _ZERO
+    reserved_input: int = 0
+    reserved_output: int = 0
+    reserved_calls: int = 0
+    exceeded: str | None = None
+    """The first limit that what was spent went over, or ``None``."""
+    refusals: tuple[BudgetExceededError, ...] = ()
+    """The calls this budget refused, oldest first (replaced, never mutated)."""
 
     def __init__(self, budget: Budget, context: UsageContext) -> None:
         self.budget = budget
         self.context = context
-        self.usd = _ZERO
-        self.input = 0
-        self.output = 0
-        self.spent_calls = 0
-        self.reserved_usd = _ZERO
-        self.reserved_input = 0
-        self.reserved_output = 0
-        self.reserved_calls = 0
-        self.exceeded: str | None = None
-        """The first limit that what was spent went over, or ``None``."""
-        self.refusals: list[BudgetExceededError] = []
+        self.limits = budget.limits
 
     @property
     def where(self) -> str:
@@ -169,27 +163,105 @@ def _worst_cases(inputs: int, outputs: int) -> list[Usage]:
     return cases
 
 
-def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> Decimal | None:
-    """The most ``inputs`` and ``outputs`` tokens can cost: all input uncached, priced at
-    the dearest of the text, cache-write and audio rates (and of the default and requested
-    service tiers)."""
-    from ._config import settings
+_REFERENCE = 10_000_000
+"""Token counts the worst rates are measured at: more than any context window, so a price
+that grows with the prompt's length (genai-prices' tiered prices) is measured at its top."""
 
-    price = settings().pricer.price_usage
-    model, provider, api = estimate.model, estimate.provider, estimate.api
-    tiers: tuple[str | None, ...] = (None,)
-    if estimate.service_tier is not None:
-        tiers = (None, estimate.service_tier)
+_WorstRate = tuple[Decimal, Decimal, Decimal] | None
+"""Per request, per input token, per output token: the dearest of every variant."""
+
+
+class _WorstRates:
+    """The worst rates of each (provider, model, tier, batch), for the current pricer and
+    UTC day (prices can change by date): measured once, then a call is priced with two
+    multiplications."""
+
+    __slots__ = ("lock", "pricer", "rates", "until")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pricer: object = None
+        self.until = 0.0
+        self.rates: dict[tuple[str, str, str, str | None, bool], _WorstRate] = {}
+
+    def get(self, provider: str, model: str, api: str, tier: str | None, batch: bool) -> _WorstRate:
+        from ._config import _holder, settings
+
+        pricer = (_holder.current or settings()).pricer
+        now = time.time()
+        if pricer is not self.pricer or now >= self.until:
+            with self.lock:
+                self.rates = {}
+                self.pricer = pricer
+                self.until = (now // 86_400 + 1) * 86_400
+        key = (provider, model, api, tier, batch)
+        try:
+            return self.rates[key]
+        except KeyError:
+            pass
+        rate = _measure(pricer.price_usage, provider, model, api, tier, batch)
+        self.rates[key] = rate
+        return rate
+
+
+def _measure(
+    price: Callable[[str, str, str, str | None, bool, Usage], Decimal | None],
+    provider: str,
+    model: str,
+    api: str,
+    tier: str | None,
+    batch: bool,
+) -> _WorstRate:
+    """The dearest rates of the ways a model's calls are priced, or ``None`` when unpriced.
+
+    ``base + per_input * inputs + per_output * outputs`` bounds the cost of any call of up
+    to ``_REFERENCE`` tokens of each, whatever kinds its tokens turn out to be (see
+    :func:`_worst_cases`): a price linear in the counts is met exactly (for the dearest
+    kind), and one that grows with the prompt's length (tiered) is measured at its top tier,
+    output included.
+    """
+    r = _REFERENCE
+    at_zero = price(model, provider, api, tier, batch, make_usage("reported", {}))
+    if at_zero is None:
+        return None  # the model has no price
+    base = at_zero
+    per_input = per_output = _ZERO
+    inputs_only, both = _worst_cases(r, 0), _worst_cases(r, r)
+    for index, (case_in, case_both) in enumerate(zip(inputs_only, both, strict=True)):
+        at_input = price(model, provider, api, tier, batch, case_in)
+        at_both = price(model, provider, api, tier, batch, case_both)
+        if at_input is None or at_both is None:
+            if index == 0:
+                return None
+            continue
+        per_input = max(per_input, (at_input - at_zero) / r)
+        per_output = max(per_output, (at_both - at_input) / r)
+    return base, per_input, per_output
+
+
+_worst_rates = _WorstRates()
+
+
+def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> Decimal | None:
+    """The most ``inputs`` and ``outputs`` tokens can cost: all input uncached, at the
+    dearest of the text, cache-write and audio rates (and of the default and requested
+    service tiers)."""
     worst: Decimal | None = None
+    tiers: tuple[str | None, ...] = (
+        (None,) if estimate.service_tier is None else (None, estimate.service_tier)
+    )
     for tier in tiers:
-        for index, scenario in enumerate(_worst_cases(inputs, outputs)):
-            cost = price(model, provider, api, tier, batch, scenario)
-            if cost is None:
-                if tier is None and index == 0:
-                    return None  # the model has no price
-                continue
-            if worst is None or cost > worst:
-                worst = cost
+        rate = _worst_rates.get(estimate.provider, estimate.model, estimate.api, tier, batch)
+        if rate is None:
+            if tier is None:
+                return None
+            continue
+        base, per_input, per_output = rate
+        cost = money_add(
+            base, money_add(money_multiply(per_input, inputs), money_multiply(per_output, outputs))
+        )
+        if worst is None or cost > worst:
+            worst = cost
     return worst
 
 
@@ -252,15 +324,11 @@ def worst_case(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
 def _misfit(state: BudgetState, worst: _Worst) -> tuple[str, Any, Any, Any] | None:
     """``(limit, allowed, spent, reserved)`` of the first limit the call does not fit in
     (lock held), or ``None`` when it fits."""
-    b = state.budget
     if state.exceeded is not None:
         name = state.exceeded
         spent, reserved = _figures(state, name)
-        return name, getattr(b, name), spent, reserved
-    for name in LIMITS:
-        allowed = getattr(b, name)
-        if allowed is None:
-            continue
+        return name, getattr(state.budget, name), spent, reserved
+    for name, allowed in state.limits:
         spent, reserved = _figures(state, name)
         need: Decimal | int | None
         if name == "usd":
@@ -444,21 +512,26 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
     """
     states: tuple[BudgetState, ...] = context._budgets
     batch = context.batch
-    worsts: dict[tuple[int | None, bool], _Worst] = {}
-    per_state: list[_Worst] = []
-    for state in states:
-        key = (state.budget.output_cap, state.budget.refuse_unbounded)
-        worst = worsts.get(key)
-        if worst is None:
-            worst = worsts[key] = worst_case(estimate, state.budget, batch)
-        per_state.append(worst)
+    # (state, the call's worst case under its rules), innermost first: a refusal names the
+    # nearest budget that refuses. Budgets with the same rules share one worst case.
+    innermost = states[-1]
+    worst = worst_case(estimate, innermost.budget, batch)
+    pairs: list[tuple[BudgetState, _Worst]] = [(innermost, worst)]
+    if len(states) > 1:
+        rules = innermost.budget.output_cap, innermost.budget.refuse_unbounded
+        worsts = {rules: worst}
+        for state in reversed(states[:-1]):
+            rules = state.budget.output_cap, state.budget.refuse_unbounded
+            found = worsts.get(rules)
+            if found is None:
+                found = worsts[rules] = worst_case(estimate, state.budget, batch)
+            pairs.append((state, found))
     for attempt in (1, 2):
         soft: list[tuple[BudgetState, tuple[str, Any, Any, Any], _Worst]] = []
         hard: tuple[BudgetState, tuple[str, Any, Any, Any], _Worst] | None = None
         retry = False
         with _lock:
-            # Innermost first: a refusal names the nearest budget that refuses.
-            for state, worst in zip(reversed(states), reversed(per_state), strict=True):
+            for state, worst in pairs:
                 misfit = _misfit(state, worst)
                 if misfit is not None:
                     if state.budget.on_exceed == "raise":
@@ -469,7 +542,7 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
                 retry = True
             elif hard is None:
                 amounts = []
-                for state, worst in zip(states, per_state, strict=True):
+                for state, worst in pairs:
                     usd, inputs, outputs = worst.usd or _ZERO, worst.input or 0, worst.output or 0
                     state.reserved_usd += usd
                     state.reserved_input += inputs
@@ -485,7 +558,7 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
         state, misfit, worst = hard
         error = _refusal(state, misfit, worst, estimate.describe())
         with _lock:
-            state.refusals.append(error)
+            state.refusals = (*state.refusals, error)
         raise error
     for state, misfit, worst in soft:
         error = _refusal(state, misfit, worst, estimate.describe())

@@ -2,7 +2,8 @@
 Python construct it replaces.
 
 Targets (ratios measured in the same run): a context's enter+exit at most 4x a
-``contextlib.nullcontext`` (flat, and 5 nested against 5 nested); a decorated call at most 5x
+``contextlib.nullcontext`` (flat, and 5 nested against 5 nested), one with a budget at most 10x;
+a decorated call at most 5x
 a plain call inside a ``nullcontext`` (sync and async); ``record_usage`` with pricing at most
 20x a ``nullcontext``'s enter+exit.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from contextlib import nullcontext
 from typing import Any
 
-from aiusage_core import ai_usage_context, ai_usage_tracked, record_usage
+from aiusage_core import Budget, ai_usage_context, ai_usage_tracked, record_usage
 
 # -- contexts -------------------------------------------------------------------------------
 
@@ -27,6 +28,15 @@ def null_flat() -> None:
 def context_flat() -> None:
     """One usage context, entered and left."""
     with ai_usage_context("flat"):
+        pass
+
+
+_BUDGET = Budget(usd="0.50", calls=100)
+
+
+def context_with_budget() -> None:
+    """One usage context with a budget, entered and left."""
+    with ai_usage_context("flat", budget=_BUDGET):
         pass
 
 
@@ -57,6 +67,19 @@ def test_context_enter_exit_flat(benchmark: Any, figures: Any) -> None:
         context_flat,
         baseline_name="nullcontext",
         target=4.0,
+        number=20_000,
+    )
+
+
+def test_context_with_budget_enter_exit(benchmark: Any, figures: Any) -> None:
+    benchmark.group = "context enter+exit"
+    benchmark(context_with_budget)
+    figures.compare(
+        "context with a budget, enter+exit",
+        null_flat,
+        context_with_budget,
+        baseline_name="nullcontext",
+        target=10.0,
         number=20_000,
     )
 

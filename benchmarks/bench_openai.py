@@ -10,7 +10,8 @@ Both alternate raw and wrapped rounds and keep the best of each (``_measure.inte
 which filters out noise from other work on the machine. Figures:
 
 * the wrapped/raw time ratio of a non-streaming chat call (target: at most 1.02; issue 3
-  accepts 1.05), and of a 200-chunk chat stream read to the end;
+  accepts 1.05), of the same call (with ``max_tokens``) under a budget (target: at most
+  1.10), and of a 200-chunk chat stream read to the end;
 * the time our tracking code takes per call, measured around a stub that returns a parsed
   completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it): the
   most stable figure on a busy machine;
@@ -34,12 +35,13 @@ from _measure import format_seconds, interleaved, paired
 from openai._models import FinalRequestOptions, construct_type
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from aiusage_core import ai_usage_context, configure, wrap_openai
+from aiusage_core import Budget, ai_usage_context, configure, wrap_openai
+from aiusage_core._calls import CallStart, PendingCall
 from aiusage_core._delivery import SETTLE_EVERY, settle
-from aiusage_core._openai._call import call_sync
-from aiusage_core._openai._options import DEFAULT_OPTIONS
-from aiusage_core._openai._pending import PendingCall
-from aiusage_core._openai._stream import _CALL_KEY, _chat_chunks, _iterate_sync
+from aiusage_core._providers.openai import OPENAI
+from aiusage_core._sdk._call import call_sync
+from aiusage_core._sdk._stream import _CALL_KEY, _items, _iterate_sync
+from aiusage_core._tracking import DEFAULT_OPTIONS
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 STREAM_CHUNKS = 200
@@ -124,6 +126,13 @@ def chat_call(client: openai.OpenAI) -> Callable[[], object]:
     return lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
+def capped_chat_call(client: openai.OpenAI) -> Callable[[], object]:
+    """One non-streaming chat call with an output cap (as calls under a budget have)."""
+    return lambda: client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, max_tokens=50
+    )
+
+
 def chat_stream(client: openai.OpenAI) -> Callable[[], object]:
     """One chat stream of ``STREAM_CHUNKS`` chunks plus the usage chunk, read to the end."""
     return lambda: list(
@@ -158,7 +167,7 @@ class _PrebuiltStream:
         self.__dict__[_CALL_KEY] = call
 
     def __iter__(self) -> Iterator[Any]:
-        return _chat_chunks(_plain_loop(_PREBUILT), self.call)
+        return _items(_plain_loop(_PREBUILT), self.call)
 
 
 _tracked_iter = _iterate_sync(_PrebuiltStream)
@@ -167,7 +176,7 @@ _tracked_iter = _iterate_sync(_PrebuiltStream)
 def loop_tracked() -> None:
     """The prebuilt chunks through a bare generator, our stream loop and the ``__iter__``
     that notices a loop left before the end: every layer tracking adds to a stream."""
-    call = PendingCall("chat", "openai", "gpt-4o-mini", None, None, None, time.perf_counter())
+    call = PendingCall(CallStart(OPENAI, "chat", "openai", "gpt-4o-mini", context=None))
     call._open.pop()  # measure the loop, not the record made at its end
     for _ in _tracked_iter(_PrebuiltStream(call)):
         pass
@@ -177,6 +186,9 @@ _PARSED = construct_type(type_=ChatCompletion, value=json.loads(_COMPLETION))
 _OPTIONS = FinalRequestOptions.construct(
     method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": []}
 )
+
+
+_STUB_CLIENT = openai.OpenAI(api_key="sk-bench", base_url="http://bench.invalid/v1")
 
 
 def _stub_send(cast_to: Any, options: Any, **kwargs: Any) -> Any:
@@ -190,10 +202,15 @@ def stub_raw() -> None:
 
 def stub_tracked() -> None:
     """The stub 'request' through our tracking: usage, price, record."""
-    call_sync(None, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {"stream": False})
+    call_sync(OPENAI, _STUB_CLIENT, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {})
 
 
-def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
+def settle_per_call(
+    client: openai.OpenAI,
+    *,
+    batches: int,
+    make: Callable[[openai.OpenAI], Callable[[], object]] = chat_call,
+) -> float:
     """Seconds per call of the work deferred from the call (pricing, the record, the totals).
 
     A wrapped call queues its usage; the call that fills the queue (``SETTLE_EVERY``) makes
@@ -202,7 +219,7 @@ def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
     short of the batch), :func:`~aiusage_core._delivery.settle` makes them; the median over
     ``batches`` batches, per record.
     """
-    call = chat_call(client)
+    call = make(client)
     per_record: list[float] = []
     for _ in range(batches):
         settle()
@@ -217,12 +234,16 @@ def settle_per_call(client: openai.OpenAI, *, batches: int) -> float:
 # -- pytest-benchmark ----------------------------------------------------------------------
 
 
-def fresh_context() -> Callable[[], None]:
+def fresh_context(budget: Budget | None = None) -> Callable[[], None]:
     """Enter a new usage context for one round; return what leaves it (records kept by a
     long-lived context would make later rounds pay for the garbage collector walking them)."""
-    context = ai_usage_context("round")
+    context = ai_usage_context("round", budget=budget)
     context.__enter__()
     return lambda: context.__exit__(None, None, None)
+
+
+AMPLE = Budget(usd=1_000_000, calls=10**9)
+"""A budget the benchmark never reaches: every call reserves and releases on it."""
 
 
 @pytest.fixture
@@ -267,6 +288,42 @@ def test_chat_call(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> No
         detail=(
             f"{format_seconds(pair.subject - pair.baseline)} on the call + "
             f"{format_seconds(settled)} deferred, vs {format_seconds(pair.baseline)} (raw SDK)"
+        ),
+    )
+
+
+def test_chat_call_under_a_budget(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> None:
+    benchmark.group = "OpenAI chat call over MockTransport"
+    raw, wrapped = capped_chat_call(clients[0]), capped_chat_call(clients[1])
+    leave = fresh_context(AMPLE)
+    try:
+        benchmark(wrapped)
+    finally:
+        leave()
+    leave = fresh_context(AMPLE)
+    try:
+        pair = figures.compare(
+            "chat call under a budget, the call itself",
+            raw,
+            wrapped,
+            baseline_name="raw SDK",
+            paired_calls=2_000,
+        )
+        settled = settle_per_call(
+            clients[1], batches=3 if figures.quick else 30, make=capped_chat_call
+        )
+    finally:
+        leave()
+    figures.record(
+        "chat call under a budget",
+        (pair.subject + settled) / pair.baseline,
+        unit="x",
+        goal="at most",
+        target=1.10,
+        detail=(
+            f"{format_seconds(pair.subject - pair.baseline)} on the call (its worst case "
+            f"reserved) + {format_seconds(settled)} deferred (the record, the reservation "
+            f"released), vs {format_seconds(pair.baseline)} (raw SDK)"
         ),
     )
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from aiusage_core import Budget as CoreBudget
 from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
 from aiusage_core._money import decimals, usd, usd_each
 from aiusage_core._records import TotalsAccumulator
@@ -26,11 +27,13 @@ if TYPE_CHECKING:
     import pytest
 
 __all__ = [
+    "HARD",
     "LIMITS",
     "Budget",
     "Limits",
     "ResolvedBudget",
     "check_budget",
+    "marker_hard",
     "marker_layers",
     "parse_limits",
     "parse_spec",
@@ -41,6 +44,10 @@ __all__ = [
 
 LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
 """The limits a budget can set, in the order messages list them."""
+
+HARD = "hard"
+"""The ``ai_budget`` argument that makes the test's budget refuse calls before they are sent
+(an ``aiusage_core.Budget`` on the test's context) instead of failing the test afterwards."""
 
 Limits = Mapping[str, "Decimal | int | None"]
 """Limits given at one level (marker, command line, ini): a limit absent is not set there;
@@ -238,6 +245,12 @@ class ResolvedBudget:
 
     budget: Budget
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hard: bool = False
+    """Whether calls that would go over the budget are refused before they are sent."""
+
+    def core_budget(self) -> CoreBudget:
+        """The hard budget to put on the test's usage context."""
+        return CoreBudget(**{name: getattr(self.budget, name) for name in LIMITS})
 
     @classmethod
     def of_layers(cls, layers: list[tuple[str, Limits]]) -> ResolvedBudget:
@@ -288,14 +301,29 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
                 name="args",
                 value=mark.args,
             )
-        if not mark.kwargs:
+        limits = {name: value for name, value in mark.kwargs.items() if name != HARD}
+        if not limits and HARD not in mark.kwargs:
             raise ConfigurationError(
                 f"{where}: sets no limit; give at least one of {', '.join(LIMITS)}",
                 name="kwargs",
                 value={},
             )
-        layers.append((source, parse_limits(mark.kwargs, where)))
+        hard = mark.kwargs.get(HARD, False)
+        if not isinstance(hard, bool):
+            raise ConfigurationError(
+                f"{where}: hard={hard!r} must be True or False", name=HARD, value=hard
+            )
+        if limits:
+            layers.append((source, parse_limits(limits, where)))
     return layers
+
+
+def marker_hard(item: pytest.Item) -> tuple[bool, str] | None:
+    """``hard=`` of the nearest ``ai_budget`` marker that gives it, and where, or ``None``."""
+    for node, mark in item.iter_markers_with_node("ai_budget"):
+        if HARD in mark.kwargs:
+            return bool(mark.kwargs[HARD]), f"@pytest.mark.ai_budget on {node.nodeid}"
+    return None
 
 
 _UNPRICED_HINT = (

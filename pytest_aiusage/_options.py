@@ -33,6 +33,11 @@ HELP_UNPRICED = (
     "what to do with calls that cannot be priced in a test with a usd limit: fail the test "
     "(default), warn in the summary, or ignore them."
 )
+HELP_HARD_BUDGET = (
+    "make every test's AI budget hard: a call that would take the test over it is refused "
+    "before it is sent (BudgetExceededError), so recording and replay stop at the same call. "
+    "@pytest.mark.ai_budget(hard=...) overrides it."
+)
 HELP_TOP = "how many of the most expensive tests the AI usage summary lists (default 5; 0: none)."
 HELP_JSON = "write the AI usage of every test to this JSON file."
 HELP_JSON_CALLS = (
@@ -85,6 +90,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help=HELP_UNPRICED,
     )
+    group.addoption(
+        "--aiusage-hard-budget",
+        action="store_true",
+        dest="aiusage_hard_budget",
+        default=None,
+        help=HELP_HARD_BUDGET,
+    )
     group.addoption("--aiusage-top", metavar="N", dest="aiusage_top", default=None, help=HELP_TOP)
     group.addoption(
         "--aiusage-json", metavar="PATH", dest="aiusage_json", default=None, help=HELP_JSON
@@ -116,6 +128,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("aiusage_default_budget", HELP_DEFAULT_BUDGET, type="string", default="")
     parser.addini("aiusage_max_usd", HELP_MAX_USD, type="string", default="")
     parser.addini("aiusage_unpriced", HELP_UNPRICED, type="string", default="fail")
+    parser.addini("aiusage_hard_budget", HELP_HARD_BUDGET, type="bool", default=False)
     parser.addini("aiusage_top", HELP_TOP, type="string", default=str(_DEFAULT_TOP))
     parser.addini("aiusage_json", HELP_JSON, type="string", default="")
     parser.addini("aiusage_html", HELP_HTML, type="string", default="")
@@ -139,6 +152,8 @@ class Options:
     """Where the session budget was set (``--aiusage-max-usd`` or ``ini aiusage_max_usd``)."""
     unpriced: UnpricedPolicy
     """What unpriced calls under a usd limit do."""
+    hard_budget: tuple[bool, str]
+    """Whether budgets are hard unless a marker says, and where that was set."""
     top: int
     """How many of the most expensive tests the summary lists."""
     json_path: Path | None
@@ -210,6 +225,9 @@ def _read(config: pytest.Config) -> Options:
     raw = config.getoption("aiusage_strict")
     strict = bool(config.getini("aiusage_strict")) if raw is None else bool(raw)
 
+    raw, label = _pick(config, "aiusage_hard_budget")
+    hard_budget = (bool(raw), label)
+
     layers: list[tuple[str, Limits]] = [
         ("--aiusage-default-budget", cli_budget),
         ("ini aiusage_default_budget", ini_budget),
@@ -220,6 +238,7 @@ def _read(config: pytest.Config) -> Options:
         max_usd=max_usd,
         max_usd_source=max_usd_source,
         unpriced=unpriced,  # type: ignore[arg-type]
+        hard_budget=hard_budget,
         top=top,
         json_path=json_path,
         html_path=_path(config, "aiusage_html"),

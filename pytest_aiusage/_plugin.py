@@ -28,8 +28,9 @@ __all__ = ["ai_usage"]
 pytest_plugins = ["pytest_aiusage._cassettes._plugin"]
 
 _MARKER = (
-    "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None): "
-    "fail the test when its AI usage goes over any of these limits (pytest-aiusage)"
+    "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None, "
+    "hard=False): fail the test when its AI usage goes over any of these limits; hard=True "
+    "refuses the call that would go over before it is sent (pytest-aiusage)"
 )
 
 
@@ -70,6 +71,9 @@ def pytest_runtest_protocol(
     with state.open_test(item):
         try:
             return (yield)
+        except BaseException:
+            state.interrupt_test(item)  # Ctrl-C: the test never reached its teardown report
+            raise
         finally:
             state.close_test(item)
 

@@ -9,6 +9,7 @@ so a serial run and an xdist controller aggregate the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -31,7 +32,7 @@ from aiusage_core import (
 from aiusage_core._delivery import add_listener, remove_listener
 from aiusage_core._money import decimal_str, usd_each
 
-from ._budget import ResolvedBudget, check_budget, marker_layers
+from ._budget import ResolvedBudget, check_budget, marker_hard, marker_layers
 from ._format import by_model, calls_summary
 from ._options import Options
 from ._outputs import write_outputs
@@ -54,6 +55,7 @@ _FLAGGED = pytest.StashKey[set[str]]()
 _RAISED = pytest.StashKey[str]()
 """The text of the budget failure raised in the call phase, if any."""
 _WARNINGS = pytest.StashKey[list[str]]()
+_ATTACHED = pytest.StashKey[bool]()  # the test's usage went out on its teardown report
 
 _STRICT_HINT = (
     "calls made in other threads are counted on the test only when the thread is started "
@@ -137,6 +139,20 @@ class SessionState:
         self.current = item
         return context
 
+    def interrupt_test(self, item: pytest.Item) -> None:
+        """The protocol was cut short (Ctrl-C): no teardown report will carry the test's
+        usage, so keep it for the session's reports here."""
+        if item.stash.get(_ATTACHED, False):
+            return
+        context = item.stash.get(CONTEXT, None)
+        if context is None or not context.totals.calls:
+            return
+        usage = NodeUsage.of_records(
+            item.nodeid, context.records, with_calls=self.options.json_calls
+        )
+        with self._lock:
+            self._pending.append(usage)
+
     def close_test(self, item: pytest.Item) -> None:
         """The protocol is over: calls from now on happen between tests."""
         self.current = None
@@ -158,9 +174,16 @@ class SessionState:
                 if layers
                 else self.options.default_budget
             )
+            hard, _ = marker_hard(item) or self.options.hard_budget
         except ConfigurationError as exc:
             problem = str(exc)
         else:
+            if hard:
+                resolved = dataclasses.replace(resolved, hard=True)
+                context = item.stash.get(CONTEXT, None)
+                if context is not None and not resolved.budget.is_empty:
+                    # Refused before sending: a recording run stops where a replay does.
+                    context._give_budget(resolved.core_budget())
             item.stash[BUDGET] = resolved
             return
         # Outside the except block, so the report shows the message and no chained traceback.
@@ -225,11 +248,16 @@ class SessionState:
         if context is None:
             return []
         totals = context.totals
-        if not totals.calls and not self._outside_now and not self._pending:
+        refused = context._budget.refusals if context._budget is not None else None
+        if not totals.calls and not self._outside_now and not self._pending and not refused:
             # The common case, kept cheap: a test without AI calls.
             return []
         flagged = item.stash.setdefault(_FLAGGED, set())
         messages = []
+        if refused and "refused" not in flagged:
+            flagged.add("refused")
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            messages.append(f"{refused[0]}{more}")
         resolved = item.stash.get(BUDGET, None)
         if totals.calls and resolved is not None:
             failure, warning = check_budget(
@@ -266,6 +294,7 @@ class SessionState:
             )
 
     def _attach(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        item.stash[_ATTACHED] = True
         nodes: list[dict[str, Any]] = []
         usage = item.stash.get(_USAGE, None)
         if usage is not None:

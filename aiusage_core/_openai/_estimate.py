@@ -9,6 +9,7 @@ interpreter, ...) and chat's web search. Output: ``max_completion_tokens`` / ``m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,18 +17,17 @@ from .._estimate import CallEstimate, request_text, text_token_bound
 
 __all__ = ["estimate_request"]
 
-# Keys and values that only appear in a serialised body as JSON tokens (inside a string a
-# quote is escaped), so finding one in the text means the body has such a part; a user text
-# that is exactly one of these words makes the estimate more cautious, never less.
-_MEDIA_MARKERS = (
-    ('"image_url"', "an image part"),
-    ('"input_image"', "an image part"),
-    ('"input_file"', "a file part"),
-    ('"file_id"', "a file part"),
-    ('"file_data"', "a file part"),
-    ('"type":"file"', "a file part"),
-    ('"input_audio"', "an audio part"),
+# Keys and values of media parts, quoted as ``repr`` writes them: finding one in the body's
+# text means the body may have such a part (a user text quoting one of these words makes the
+# estimate more cautious, never less).
+_MEDIA = re.compile(
+    r"'(image_url|input_image|input_file|file_id|file_data|input_audio)'|'type': 'file'"
 )
+_MEDIA_NAMES = {
+    "image_url": "an image part",
+    "input_image": "an image part",
+    "input_audio": "an audio part",
+}
 _RESPONSE_REFERENCES = ("previous_response_id", "conversation", "prompt")
 _PLAIN_TOOLS = frozenset({"function", "custom"})
 
@@ -37,9 +37,12 @@ def _cap(value: object) -> int | None:
 
 
 def _unbounded_input(api: str, body: Mapping[str, Any], text: str) -> str | None:
-    for marker, what in _MEDIA_MARKERS:
-        if marker in text:
-            return what
+    # Substring tests first (every marker names an image, a file or audio): most bodies
+    # have none of these words, and the regular expression costs more than all three.
+    if "image" in text or "file" in text or "audio" in text:
+        found = _MEDIA.search(text)
+        if found is not None:
+            return _MEDIA_NAMES.get(found.group(1) or "", "a file part")
     if api == "chat" and body.get("web_search_options") is not None:
         return "web search results (web_search_options)"
     if api == "responses":
@@ -64,7 +67,7 @@ def estimate_request(
 ) -> CallEstimate:
     """The worst case of a request to ``api`` whose JSON body is ``body`` (the SDK's
     ``json_data``) with ``extra`` (its ``extra_json``) merged in, as the SDK sends it."""
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         return CallEstimate(provider, model, api, 0, None, 1, "a body that is not a JSON object")
     if extra:
         body = {**body, **extra}
@@ -76,12 +79,10 @@ def estimate_request(
     elif api == "responses":
         output = _cap(body.get("max_output_tokens"))
     else:
-        caps = [
-            c
-            for c in (_cap(body.get("max_completion_tokens")), _cap(body.get("max_tokens")))
-            if c is not None
-        ]
-        output = max(caps) if caps else None
+        output = _cap(body.get("max_completion_tokens"))
+        legacy = _cap(body.get("max_tokens"))
+        if legacy is not None and (output is None or legacy > output):
+            output = legacy
         n = body.get("n")
         if type(n) is int and n > 1:
             choices = n

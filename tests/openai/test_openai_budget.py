@@ -1,14 +1,13 @@
 """Budgets on real SDK calls over loopback HTTP: a refused call never reaches the server.
 
 Worst cases are checked against figures derived from what the server received: the input
-bound is the UTF-8 length of the request body as compact JSON, priced with the rest at
-gpt-4o-mini's rates ($0.15/MTok input, $0.60/MTok output).
+bound is the UTF-8 length of the request body written out as text (its ``repr``), priced
+with the rest at gpt-4o-mini's rates ($0.15/MTok input, $0.60/MTok output).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from decimal import Decimal
@@ -40,8 +39,8 @@ CAPPED_COST = Decimal("0.0001215")
 
 
 def body_bytes(body: Any) -> int:
-    """The input bound of a request body: its UTF-8 length as compact JSON."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    """The input bound of a request body: the UTF-8 length of its ``repr``."""
+    return len(repr(body).encode())
 
 
 def worst_usd(body: Any, output_tokens: int) -> Decimal:

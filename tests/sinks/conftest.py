@@ -28,26 +28,41 @@ def spool_dir(_private_spool: Path) -> Path:
     return _private_spool
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs mounted for the test (a real filesystem that fills up)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
+def _tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
         check=False,
     )
     if mounted.returncode != 0:
-        reason = f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}"
+        reason = f"cannot mount a tmpfs (needs root): {mounted.stderr.strip()}"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted for the test (a real filesystem that fills up)."""
+    disk = tmp_path / "disk"
+    _tmpfs(disk, "64k")
     try:
         yield disk
     finally:
         assert _spool.wait_until_idle(10.0)
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+@pytest.fixture
+def remountable(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs mounted for the test, which ``sinks_testing.remount`` makes read-only."""
+    disk = tmp_path / "ro-disk"
+    _tmpfs(disk, "2m")
+    try:
+        yield disk
+    finally:
         subprocess.run(["umount", "-l", str(disk)], check=True)
 
 

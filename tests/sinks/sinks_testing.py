@@ -8,6 +8,7 @@ import sys
 import textwrap
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from aiusage_core import UsageRecord
@@ -90,3 +91,8 @@ def run_concurrently(code: str, count: int, *, timeout: float = 120.0) -> list[s
         assert child.returncode == 0, err
         outputs.append(out)
     return outputs
+
+
+def remount(disk: Path, mode: str) -> None:
+    """Remount the tmpfs ``disk`` ``"ro"`` or ``"rw"``."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(disk)], check=True)
