@@ -25,9 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
-CHROMIUM = os.environ.get("AIUSAGE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ENV = "AIUSAGE_CHROMIUM"
+"""Names another Chromium binary than ``/usr/bin/chromium``."""
 _START_TIMEOUT_S = 30.0
 _FLAGS = (
     "--headless",
@@ -44,10 +46,36 @@ _FLAGS = (
 )
 
 
+def chromium_binary() -> str:
+    """Where the Chromium binary is looked for."""
+    return os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium")
+
+
 def chromium_path() -> str | None:
     """The Chromium binary, or ``None`` when it is not installed."""
-    found = shutil.which(CHROMIUM)
+    found = shutil.which(chromium_binary())
     return found if found and os.access(found, os.X_OK) else None
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run (``CI`` set to ``true``, ``1`` or ``yes``)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require_chromium() -> str:
+    """The Chromium binary for a test that needs it. Missing, it fails the test under CI
+    (``.ci/run`` installs it, so a skip there would hide the browser checks) and skips it
+    locally, with one reason."""
+    path = chromium_path()
+    if path is not None:
+        return path
+    reason = (
+        f"headless Chromium is not installed ({chromium_binary()}; "
+        "Debian: apt-get install chromium)"
+    )
+    if in_ci():
+        pytest.fail(f"CI must run the browser tests: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 class Page:
@@ -143,7 +171,7 @@ def chromium_page() -> Iterator[Page]:
     """A tab of a new headless Chromium with a fresh profile, closed afterwards."""
     binary = chromium_path()
     if binary is None:
-        raise RuntimeError(f"no Chromium at {CHROMIUM}")
+        raise RuntimeError(f"no Chromium at {chromium_binary()}")
     with tempfile.TemporaryDirectory(prefix="aiusage-chromium-") as tmp:
         profile = Path(tmp)
         process = subprocess.Popen(

@@ -3,13 +3,12 @@ scripts ran, and small for large suites."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from chromium_testing import chromium_page, chromium_path
+from chromium_testing import CHROMIUM_ENV, chromium_page, require_chromium
 from report_parsing import HtmlReport, amount
 from reports_testing import read_report
 from suite_testing import SUITE
@@ -21,13 +20,8 @@ from pytest_aiusage._html import render_html
 
 @pytest.fixture
 def chromium() -> str:
-    """The Chromium binary; locally a missing one skips, under CI=true it fails."""
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("headless Chromium is required under CI=true (.ci/run installs it)")
-        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
-    return path
+    """The Chromium binary; locally a missing one skips, under CI it fails."""
+    return require_chromium()
 
 
 def _run(pytester: pytest.Pytester) -> tuple[Path, dict[str, object]]:
@@ -181,3 +175,34 @@ def test_five_thousand_rows_render_in_the_browser(tmp_path: Path, chromium: str)
         )
         assert flagged == ["1 call without reported usage"]
         assert page.evaluate(f"{ROWS}.filter(r => r.className == 'over').length") == 1
+
+
+@pytest.mark.parametrize("ci", ["true", "1", "yes"])
+def test_a_missing_chromium_fails_under_ci(
+    ci: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        require_chromium()
+    assert str(failed.value) == (
+        "CI must run the browser tests: headless Chromium is not installed "
+        f"({tmp_path / 'no-chromium'}; Debian: apt-get install chromium)"
+    )
+
+
+@pytest.mark.parametrize("ci", [None, "", "false"])
+def test_a_missing_chromium_skips_locally_with_one_reason(
+    ci: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-chromium"))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require_chromium()
+    assert str(skipped.value) == (
+        f"headless Chromium is not installed ({tmp_path / 'no-chromium'}; "
+        "Debian: apt-get install chromium)"
+    )
