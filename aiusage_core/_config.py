@@ -8,6 +8,7 @@ cached metadata) is registered here by the modules that own it, with :func:`on_c
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,9 +91,15 @@ def _default_settings() -> Settings:
     ledger = os.environ.get("AIUSAGE_LEDGER", "").strip()
     if not ledger:
         return Settings(spool_dir=spool_dir)
-    from ._sqlite import SQLiteSink
+    from ._postgres import ledger_sink
 
-    return Settings(sinks=(SQLiteSink(ledger),), spool_dir=spool_dir)
+    try:
+        sink = ledger_sink(ledger)
+    except ConfigurationError as exc:
+        # Settings are read on the first record: raising here would break the program.
+        logging.getLogger("aiusage").error("aiusage: AIUSAGE_LEDGER is not used: %s", exc)
+        return Settings(spool_dir=spool_dir)
+    return Settings(sinks=(sink,), spool_dir=spool_dir)
 
 
 class _Holder:

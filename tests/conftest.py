@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import httpcore2
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -25,6 +26,14 @@ settings.register_profile(
 )
 settings.register_profile("nightly", max_examples=2_000, deadline=None)
 settings.load_profile("ci")
+
+# httpx2 loads httpcore2 at a client's first request and caches its map of httpcore2's
+# exceptions once. An in-process pytester run restores ``sys.modules`` afterwards, so when a
+# worker's first request happens inside one, httpcore2 is unloaded and re-imported later with
+# new exception classes that the cached map no longer knows: a dropped connection then
+# escapes as a raw ``httpcore2.RemoteProtocolError`` instead of ``openai.APIConnectionError``.
+# Importing it here puts it in every snapshot.
+assert httpcore2.RemoteProtocolError
 
 
 # Inner pytester runs of the plugin leave out the cache and the unrelated plugins installed

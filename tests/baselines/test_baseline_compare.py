@@ -220,7 +220,9 @@ def test_a_request_that_never_left_is_no_model_change_and_no_unpriced_cost(
     with FakeOpenAI() as server:
         dead = server.url
     monkeypatch.setenv("AIU_DEAD_URL", dead)  # refused: the request never leaves
-    result = pytester.runpytest("--aiusage-compare=main")
+    # In a subprocess: the HTTP stack imported in-process would be forgotten after the run,
+    # and imported again later, with exception classes httpx2 no longer recognises.
+    result = pytester.runpytest_subprocess("--aiusage-compare=main")
     result.assert_outcomes(passed=1)
     lines = section(result)
     # The figures changed (a failed call, $0), but no model did, and nothing is unpriced.

@@ -343,7 +343,9 @@ def test_stream(openai_client):
     assert "".join(c.choices[0].delta.content or "" for c in stream) == "Echo: hi"
 """
     )
-    result = pytester.runpytest()
+    # In a subprocess: the HTTP stack imported in-process would be forgotten after the run,
+    # and imported again later, with exception classes httpx2 no longer recognises.
+    result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     # A priced model: the cause is the missing usage, filed under the model that served it.
     result.stdout.fnmatch_lines(
