@@ -18,7 +18,7 @@ from typing import Any
 
 from ._errors import ConfigurationError
 from ._metadata import environment_tags, validate_metadata
-from ._pricing import CustomPrice, Pricer, PriceResolver
+from ._pricing import CustomPrice, PriceKey, Pricer, PriceResolver
 from ._records import freeze_mapping
 from ._sinks import Sink
 
@@ -156,7 +156,7 @@ _UNSET: Any = object()
 def configure(
     *,
     sinks: Iterable[Sink] | None = _UNSET,
-    prices: Mapping[str, CustomPrice | Mapping[str, Any]] | None = _UNSET,
+    prices: Mapping[PriceKey, CustomPrice | Mapping[str, Any]] | None = _UNSET,
     price_resolver: PriceResolver | None = _UNSET,
     environment: Mapping[str, Any] | None = _UNSET,
     context_keys: Sequence[str] = _UNSET,
@@ -168,7 +168,9 @@ def configure(
     """Set process-wide defaults; arguments not given keep their current value.
 
     ``sinks`` replaces the process-wide sinks. ``prices`` maps model ids (or ``fnmatch``
-    patterns such as ``"ft:gpt-4o-mini:*"``) to :class:`CustomPrice` or mappings of its fields.
+    patterns such as ``"ft:gpt-4o-mini:*"``), or ``(provider, model)`` pairs for one
+    provider's model (``("openrouter", "acme/*")``), to :class:`CustomPrice` or mappings of
+    its fields; a pair wins over a bare model id.
     ``price_resolver`` is consulted before the price tables. ``environment`` replaces the
     environment auto-tags (``None`` re-reads them from the environment).
 

@@ -33,7 +33,7 @@ from aiusage_core import (
 from aiusage_core._cli import main as cli
 from aiusage_core._counts import COUNT_NAMES, COUNTS, ENCLOSING, PARTS, Usage, make_usage
 from aiusage_core._delivery import settle
-from aiusage_core._recording import emit
+from aiusage_core._recording import RecordInput, emit
 from aiusage_core._sqlite import COLUMNS
 from pytest_aiusage import strategies as ais
 
@@ -56,13 +56,8 @@ def made_record() -> tuple[UsageRecord, UsageTotals]:
     """A record of ``COUNTS_BY_NAME`` made the way integrations make them, and its context's
     totals."""
     with ai_usage_context("vocabulary") as usage:
-        emit(
-            make_usage("reported", COUNTS_BY_NAME),
-            "claude-haiku-4-5",
-            "anthropic",
-            "messages",
-            usage,
-        )
+        call = make_usage("reported", COUNTS_BY_NAME)
+        emit(RecordInput(call, "claude-haiku-4-5", "anthropic", "messages", usage))
         settle()
         (record,) = usage.records
         totals = usage.totals
@@ -111,7 +106,8 @@ def test_the_price_of_every_count_is_genai_prices_own() -> None:
     for count in COUNTS:
         alone = {name: COUNTS_BY_NAME[name] for name in (count.name, *ENCLOSING[count.name])}
         with ai_usage_context("one count") as usage:
-            emit(make_usage("reported", alone), "claude-haiku-4-5", "anthropic", "messages", usage)
+            alone_usage = make_usage("reported", alone)
+            emit(RecordInput(alone_usage, "claude-haiku-4-5", "anthropic", "messages", usage))
             settle()
             (one,) = usage.records
         by_genai = genai_prices.calc_price(
