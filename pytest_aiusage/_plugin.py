@@ -1,6 +1,9 @@
 """The pytest plugin (entry point ``aiusage``; ``-p no:aiusage`` disables it).
 
-Only hook implementations live here; each hands over to the module that does the work.
+Only hook implementations live here; each hands over to the module that does the work. Its
+options, ini keys and markers are registered by ``_names`` (entry point ``aiusage_names``),
+which ``-p no:aiusage`` leaves on, so a suite that uses them still runs under
+``--strict-markers`` and ``--strict-config`` with the plugin off.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import pytest
 from aiusage_core._money import cost_text
 from aiusage_core._render import escape
 
-from . import _hooks
-from ._baseline import add_baseline_options, register_baselines
+from . import _hooks, _names
+from ._baseline import register_baselines
 from ._fixture import ai_usage
-from ._options import add_options, read_options
+from ._options import read_options
 from ._report import summary_lines, write_summary
 from ._session import STATE, SessionState, state_of
 from ._xdist import worker_leftovers
@@ -27,24 +30,16 @@ __all__ = ["ai_usage"]
 # loaded with this one (and so off with -p no:aiusage too).
 pytest_plugins = ["pytest_aiusage._cassettes._plugin"]
 
-_MARKER = (
-    "ai_budget(usd=None, tokens=None, input_tokens=None, output_tokens=None, calls=None, "
-    "hard=False): fail the test when its AI usage goes over any of these limits; hard=True "
-    "refuses the call that would go over before it is sent (pytest-aiusage)"
-)
-
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(_hooks)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
-    add_baseline_options(parser)
+    # Loaded without its entry point (``-p pytest_aiusage._plugin``, autoloading off): the
+    # names come with the plugin.
+    if not pluginmanager.is_registered(_names):
+        pluginmanager.register(_names, "aiusage_names")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER)
     state = SessionState(config, read_options(config))
     config.stash[STATE] = state
     state.start()

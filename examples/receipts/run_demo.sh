@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The main job: run the example suite from its cassettes (offline, no key), with every
 # record going to a SQLite ledger, write the JSON and HTML reports, show what a budget
-# failure says, then ask the ledger what the run cost.
+# failure says, then ask the ledger what the run cost. Its files go to demo-output/ (or
+# $AIUSAGE_DEMO_OUT), replaced on every run: no temporary folder is left behind.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-out="$(mktemp -d)"
+out="${AIUSAGE_DEMO_OUT:-$PWD/demo-output}"
+rm -rf "$out"
+mkdir -p "$out"
 ledger="$out/ai-usage.db"
 export AIUSAGE_LEDGER="$ledger"
 unset OPENAI_API_KEY OPENAI_BASE_URL
@@ -28,4 +31,5 @@ echo
 echo "== aiusage report --ledger $ledger --by operation_type --by model"
 aiusage report --ledger "$ledger" --by operation_type --by model
 echo
-echo "HTML report: $out/ai-usage.html (open it in a browser)"
+echo "Reports and ledger in $out: ai-usage.html (open it in a browser), ai-usage.json,"
+echo "ai-usage.md, ai-usage.db"

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
 
-from ._replay_failure import FAKE_MARKER, display_path
+from .._names import CASSETTE_MARKER, FAKE_MARKER
+from ._replay_failure import display_path
 from ._state import cassette_state
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ __all__ = [
     "wants_openai_matching",
 ]
 
-CASSETTE_MARKER: Final = "openai_cassette"
-"""The marker that matches a test's cassette the OpenAI way without the plugin's fixtures."""
 
 _OPENAI_FIXTURES: Final = frozenset({"openai_client", "async_openai_client", "fake_openai"})
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -43,6 +44,8 @@ OPENAI_MATCH_ON: Final = ("method", "openai_path", "openai_query", "openai_body"
 
 _SUMMARY_LENGTH: Final = 40
 _DIFF_VALUE_LENGTH: Final = 60
+_DIFF_CONTEXT: Final = 20
+"""A long value is shown from this many characters before its first difference."""
 _BOUNDARY: Final = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 
 
@@ -68,7 +71,12 @@ def openai_body(r1: Any, r2: Any) -> None:
         return
     if kind1 == kind2 == "json":
         raise AssertionError(_first_difference(json.loads(b1), json.loads(b2), "$"))
-    raise AssertionError(f"the bodies differ ({_size(b1)} in this request, {_size(b2)} recorded)")
+    sizes = f"{_size(b1)} in this request, {_size(b2)} recorded"
+    try:
+        t1, t2 = b1.decode(), b2.decode()
+    except UnicodeDecodeError:
+        raise AssertionError(f"the bodies differ ({sizes})") from None
+    raise AssertionError(f"the bodies differ ({sizes}): {_compare(t1, t2, _one_line)}")
 
 
 OPENAI_MATCHERS: Final = {
@@ -224,17 +232,39 @@ def _first_difference(a: Any, b: Any, where: str) -> str:
                 return _first_difference(x, y, f"{where}[{index}]")
         if len(a) != len(b):
             return f"{where}: {len(a)} items in this request, {len(b)} recorded"
-    return f"{where}: {_clip(_dump(a))} != {_clip(_dump(b))}"
+    return f"{where}: {_compare(_dump(a), _dump(b))}"
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _clip(text: str) -> str:
-    if len(text) <= _DIFF_VALUE_LENGTH:
-        return text
-    return text[:_DIFF_VALUE_LENGTH] + "..."
+def _compare(a: str, b: str, show: Callable[[str], str] = str) -> str:
+    """``a != b``, each cut to a window around their first difference when either is long::
+
+    ..."the total is 12.50 EUR, paid by card"... != ..."the total is 12.60 EUR, ...
+    (first difference at character 412)
+    """
+    if len(a) <= _DIFF_VALUE_LENGTH and len(b) <= _DIFF_VALUE_LENGTH:
+        return f"{show(a)} != {show(b)}"
+    first = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    start = max(0, first - _DIFF_CONTEXT)
+    return (
+        f"{_window(a, start, show)} != {_window(b, start, show)} "
+        f"(first difference at character {first})"
+    )
+
+
+def _window(text: str, start: int, show: Callable[[str], str]) -> str:
+    end = start + _DIFF_VALUE_LENGTH
+    return ("..." if start else "") + show(text[start:end]) + ("..." if end < len(text) else "")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: newlines, tabs and quotes escaped as in JSON."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _size(body: bytes) -> str:

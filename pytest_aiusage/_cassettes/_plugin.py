@@ -15,17 +15,15 @@ from typing import Any, Final
 
 import pytest
 
-from .._options import option_group
 from ._fixtures import (
-    CASSETTE_MARKER,
     aiusage_fake_openai_server,
     async_openai_client,
     fake_openai,
     openai_client,
     wants_openai_matching,
 )
-from ._recording import HELP_RECORD, recording_header, start_recording, stop_recording
-from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
+from ._recording import recording_header, start_recording, stop_recording
+from ._replay_failure import find_replay_error, replay_failure_message
 from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
 from ._state import cassette_state
 
@@ -36,51 +34,12 @@ __all__ = [
     "openai_client",
 ]
 
-HELP_CASSETTE_REPORT = (
-    "list, at the end of the run, recorded interactions of the cassettes used that no test "
-    "played, and tests whose cassette is missing."
-)
-_MARKER: Final = (
-    f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
-    "fake_openai loopback server, with a dummy key (pytest-aiusage)"
-)
-HELP_OPENAI_MATCHING = (
-    "match every cassette of the run the OpenAI way (method, path, query, JSON body; host and "
-    "port ignored) unless its vcr_config sets match_on; otherwise only tests that use the "
-    "openai_client, async_openai_client or fake_openai fixtures, or the openai_cassette or "
-    "fake_openai marker, are."
-)
-_CASSETTE_MARKER_HELP: Final = (
-    f"{CASSETTE_MARKER}: match this test's cassette the OpenAI way (method, path, query, JSON "
-    "body; host and port ignored) unless its vcr_config sets match_on (pytest-aiusage)"
-)
 _CASSETTE: Final = pytest.StashKey[Any]()
 """The test's cassette, in ``item.stash`` (with ``--aiusage-cassette-report``)."""
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = option_group(parser)
-    group.addoption(
-        "--aiusage-cassette-report",
-        action="store_true",
-        dest="aiusage_cassette_report",
-        default=None,
-        help=HELP_CASSETTE_REPORT,
-    )
-    parser.addini("aiusage_cassette_report", HELP_CASSETTE_REPORT, type="bool", default=False)
-    parser.addini("aiusage_openai_matching", HELP_OPENAI_MATCHING, type="bool", default=False)
-    group.addoption(
-        "--aiusage-record",
-        action="store_true",
-        dest="aiusage_record",
-        default=False,
-        help=HELP_RECORD,
-    )
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER)
-    config.addinivalue_line("markers", _CASSETTE_MARKER_HELP)
+    # Its options, ini keys and markers are registered by ``pytest_aiusage._names``.
     option = config.getoption("aiusage_cassette_report")
     state = cassette_state(config)
     state.openai_matching = bool(config.getini("aiusage_openai_matching"))

@@ -65,7 +65,8 @@ def start_recording(config: pytest.Config) -> None:
     if not config.pluginmanager.hasplugin("recording"):
         raise pytest.UsageError(
             "--aiusage-record records cassettes with pytest-recording, which is not active: "
-            'pip install "pytest-aiusage[cassettes]" (and do not pass -p no:recording)'
+            "do not pass -p no:recording (pytest-recording is installed with pytest-aiusage; "
+            "if it is missing: pip install pytest-recording)"
         )
     mode = _DEFAULT_MODE
     if _given_on_command_line(config, "--record-mode"):

@@ -21,12 +21,11 @@ from typing import Any, Final
 
 import pytest
 
+from .._names import FAKE_MARKER
 from ._matchers import describe_request
 
 __all__ = ["FAKE_MARKER", "display_path", "find_replay_error", "replay_failure_message"]
 
-FAKE_MARKER: Final = "fake_openai"
-"""The marker that points the client fixtures at the fake server (no key needed)."""
 
 _MAX_DIFFERENCES: Final = 3
 
@@ -84,6 +83,37 @@ def _problem(reason: str, exists: bool, mode: str) -> str:
     return f"The OpenAI cassette has nothing like this request (record mode '{mode}')."
 
 
+def _extra_paths(cassette: Any, path: str) -> list[str]:
+    """The other cassette files a test reads (``@pytest.mark.vcr("shared.yaml")``:
+    pytest-recording's persister loads them with the test's own), as absolute paths."""
+    # vcrpy keeps a cassette's persister in ``_persister``; ours wraps pytest-recording's.
+    persister = getattr(cassette, "_persister", None)
+    inner = getattr(persister, "inner", persister)
+    extras = getattr(inner, "extra_paths", None) or ()
+    own = os.path.abspath(path)
+    return [p for p in dict.fromkeys(os.path.abspath(os.fspath(e)) for e in extras) if p != own]
+
+
+def _holder(cassette: Any, recorded: Any, paths: list[str]) -> str | None:
+    """The file among ``paths`` (in the order they were loaded) that holds ``recorded``."""
+    from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
+
+    requests = getattr(cassette, "requests", [])
+    index = next((i for i, r in enumerate(requests) if r is recorded), None)
+    if index is None:
+        return None
+    serializer = getattr(cassette, "_serializer", None)
+    seen = 0
+    for candidate in dict.fromkeys(os.path.abspath(p) for p in paths):
+        try:
+            seen += len(FilesystemPersister.load_cassette(candidate, serializer)[0])
+        except (CassetteNotFoundError, OSError, ValueError):
+            continue
+        if index < seen:
+            return candidate
+    return None
+
+
 def replay_failure_message(item: pytest.Item, error: Any) -> str:
     """The report text for ``error`` (a ``CannotOverwriteExistingCassetteException``)."""
     cassette = error.cassette
@@ -91,15 +121,26 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
     mode = str(getattr(cassette.record_mode, "value", cassette.record_mode))
     reason = str(getattr(error, "reason", "no_match"))
     exists = os.path.isfile(path)
-    lines = [
-        _problem(reason, exists, mode),
-        f"  cassette: {display_path(path, item.config.rootpath)}",
-        f"  request:  {describe_request(error.failed_request)}",
-    ]
+    root = item.config.rootpath
+    extras = _extra_paths(cassette, path)
+    lines = [_problem(reason, exists or any(map(os.path.isfile, extras)), mode)]
+    if extras:
+        # @pytest.mark.vcr("shared.yaml"): the recordings are read from these files too, and
+        # what is recorded goes to the test's own cassette.
+        state = "" if exists else " (does not exist; new recordings are written here)"
+        lines.append(f"  cassette: {display_path(path, root)}{state}")
+        for extra in extras:
+            missing = "" if os.path.isfile(extra) else " (does not exist)"
+            lines.append(f"  also read: {display_path(extra, root)}{missing} (@pytest.mark.vcr)")
+    else:
+        lines.append(f"  cassette: {display_path(path, root)}")
+    lines.append(f"  request:  {describe_request(error.failed_request)}")
     similar = getattr(error, "similar_requests", None) or []
     if reason == "no_match" and similar:
         recorded, _matched, failed = similar[0]
-        lines.append(f"  closest recorded: {describe_request(recorded)}")
+        holder = _holder(cassette, recorded, [path, *extras]) if extras else None
+        where = f" (in {display_path(holder, root)})" if holder else ""
+        lines.append(f"  closest recorded{where}: {describe_request(recorded)}")
         for name, message in failed[:_MAX_DIFFERENCES]:
             first = (message or "").strip().splitlines()
             lines.append(f"    {name} differs" + (f": {first[0]}" if first else ""))
@@ -107,6 +148,11 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
     nodeid = shlex.quote(item.nodeid)
     if reason == "cassette_not_found" and not exists:
         lines.append(f"  record it: {key}pytest --record-mode=once {nodeid}")
+    elif extras:
+        lines.append(
+            "  record it (into the test's own cassette; the files it also reads are left as "
+            f"they are): {key}pytest --record-mode=rewrite {nodeid}"
+        )
     else:
         lines.append(
             f"  re-record it (replaces the cassette): {key}pytest --record-mode=rewrite {nodeid}"

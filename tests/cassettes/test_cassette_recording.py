@@ -140,7 +140,8 @@ def test_recording_under_xdist_uses_the_controllers_server(pytester: pytest.Pyte
         (
             ["--aiusage-record", "-p", "no:recording"],
             "ERROR: --aiusage-record records cassettes with pytest-recording, which is not "
-            'active: pip install "pytest-aiusage[cassettes]" (and do not pass -p no:recording)',
+            "active: do not pass -p no:recording (pytest-recording is installed with "
+            "pytest-aiusage; if it is missing: pip install pytest-recording)",
         ),
     ],
 )

@@ -137,3 +137,101 @@ def test_a_request_made_more_often_than_recorded_says_so(
             "test_repeat.py::test_twice",
         ]
     )
+
+
+LONG = """
+import os
+
+import pytest
+
+RECEIPT = "Receipt 2026-11-03. " + "coffee 2.50; " * 40
+
+
+@pytest.mark.vcr
+@pytest.mark.fake_openai
+def test_long(openai_client):
+    openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": RECEIPT + os.environ["TOTAL"]}],
+    )
+
+
+@pytest.mark.vcr("shared/receipts.yaml")
+@pytest.mark.fake_openai
+def test_shared(openai_client):
+    openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": RECEIPT + os.environ["TOTAL"]}],
+    )
+"""
+
+
+def test_a_long_value_is_shown_around_its_first_difference_on_both_sides(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_long=LONG)
+    monkeypatch.setenv("TOTAL", "Total 100.00 EUR, paid by card.")
+    pytester.runpytest("--record-mode=once", "test_long.py::test_long").assert_outcomes(passed=1)
+
+    monkeypatch.setenv("TOTAL", "Total 100.50 EUR, paid by card.")
+    result = pytester.runpytest("--record-mode=none", "test_long.py::test_long")
+    result.assert_outcomes(failed=1)
+    # The prompt is 20 + 40 * 13 = 540 characters before the total; its JSON text starts
+    # with a quote, so the first difference (the "5" of 100.50) is at 541 + 10.
+    result.stdout.fnmatch_lines(
+        [
+            "    openai_body differs: $.messages[0].content: ...fee 2.50; Total 100.50 EUR, paid"
+            ' by card." != ...fee 2.50; Total 100.00 EUR, paid by card." (first difference at'
+            " character 551)",
+        ]
+    )
+
+
+def test_a_custom_cassette_path_names_the_file_that_holds_the_recording(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_long=LONG)
+    monkeypatch.setenv("TOTAL", "Total 100.00 EUR.")
+    # Recorded as the test's own cassette, then moved to the shared file the marker names.
+    pytester.runpytest("--record-mode=once", "-k", "shared").assert_outcomes(passed=1)
+    own = pytester.path / "cassettes" / "test_long" / "test_shared.yaml"
+    # A relative path in the marker is in the test's cassette folder.
+    shared = own.parent / "shared" / "receipts.yaml"
+    shared.parent.mkdir()
+    own.rename(shared)
+    pytester.runpytest("--record-mode=none", "-k", "shared").assert_outcomes(passed=1)
+
+    monkeypatch.setenv("TOTAL", "Total 100.50 EUR.")
+    result = pytester.runpytest("--record-mode=none", "-k", "shared")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "No recorded OpenAI request matches this one (record mode 'none').",
+            "  cassette: cassettes/test_long/test_shared.yaml (does not exist; new recordings"
+            " are written here)",
+            "  also read: cassettes/test_long/shared/receipts.yaml (@pytest.mark.vcr)",
+            '  request:  POST /v1/chat/completions (model=gpt-4o-mini, "Receipt 2026-11-03.*',
+            "  closest recorded (in cassettes/test_long/shared/receipts.yaml): POST"
+            " /v1/chat/completions*",
+            '    openai_body differs: $.messages[[]0].content: ...fee 2.50; Total 100.50 EUR." !='
+            ' ...fee 2.50; Total 100.00 EUR." (first difference at character 551)',
+            "  record it (into the test's own cassette; the files it also reads are left as they"
+            " are): pytest --record-mode=rewrite test_long.py::test_shared",
+        ]
+    )
+
+    # Neither file there: the message names both.
+    shared.unlink()
+    result = pytester.runpytest("--record-mode=none", "-k", "shared")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "No OpenAI cassette for this test: the cassette does not exist (record mode 'none').",
+            "  cassette: cassettes/test_long/test_shared.yaml (does not exist; new recordings"
+            " are written here)",
+            "  also read: cassettes/test_long/shared/receipts.yaml (does not exist)"
+            " (@pytest.mark.vcr)",
+            "*",
+            "  record it: pytest --record-mode=once test_long.py::test_shared",
+        ]
+    )

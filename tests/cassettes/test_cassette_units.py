@@ -261,6 +261,37 @@ def test_a_different_json_body_says_where_it_differs() -> None:
         openai_body(as_number, recorded)
 
 
+def test_a_long_difference_is_shown_in_a_window_around_it_on_both_sides() -> None:
+    prefix = "x" * 200
+    recorded = post("https://h.test/v1/x", json.dumps({"input": prefix + "total 12.50 EUR"}))
+    changed = post("https://h.test/v1/x", json.dumps({"input": prefix + "total 12.60 EUR"}))
+    # The JSON text starts with a quote: the "6" is character 1 + 200 + 9; the window starts
+    # 20 characters before it.
+    with pytest.raises(AssertionError) as raised:
+        openai_body(changed, recorded)
+    assert str(raised.value) == (
+        f'$.input: ...{"x" * 11}total 12.60 EUR" != ...{"x" * 11}total 12.50 EUR" '
+        "(first difference at character 210)"
+    )
+
+
+def test_a_different_text_body_shows_the_first_difference_on_one_line() -> None:
+    head = "line one\nline two " + "y" * 100
+    plain = {"content-type": "text/plain"}
+    recorded = post("https://h.test/v1/x", (head + " end").encode(), **plain)
+    changed = post("https://h.test/v1/x", (head + " END").encode(), **plain)
+    with pytest.raises(AssertionError) as raised:
+        openai_body(changed, recorded)
+    assert str(raised.value) == (
+        "the bodies differ (122 bytes in this request, 122 bytes recorded): "
+        f"...{'y' * 19} END != ...{'y' * 19} end (first difference at character 119)"
+    )
+    # Newlines near the difference are escaped, so the message stays on one line.
+    near = post("https://h.test/v1/x", b"a\nb" * 40, **plain)
+    with pytest.raises(AssertionError, match=r"^the bodies differ [^\n]*\\n[^\n]*$"):
+        openai_body(near, recorded)
+
+
 def test_queries_match_in_any_order_ignoring_secret_values() -> None:
     recorded = post("https://h.test/v1/x?api-version=1&api-key=%3CREDACTED%3E")
     live = post("https://h.test/v1/x?api-key=dummy&api-version=1")

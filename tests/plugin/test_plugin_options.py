@@ -100,12 +100,59 @@ def test_fixture(ai_usage):
     on = pytester.runpytest()
     on.assert_outcomes(failed=1, errors=0, passed=1)
 
-    off = pytester.runpytest("-p", "no:aiusage", "-W", "ignore::pytest.PytestUnknownMarkWarning")
+    off = pytester.runpytest("-p", "no:aiusage", "--strict-markers", "--aiusage-json=x.json")
     off.assert_outcomes(passed=1, errors=1)
     off.stdout.fnmatch_lines(["E       fixture 'ai_usage' not found"])
     off.stdout.no_fnmatch_line("*AI usage*")
     off.stdout.no_fnmatch_line("*AI budget*")
+    assert not (pytester.path / "x.json").exists()
 
-    unknown = pytester.runpytest("-p", "no:aiusage", "--aiusage-json=x.json")
-    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
-    unknown.stderr.fnmatch_lines(["*unrecognized arguments: --aiusage-json=x.json*"])
+
+SUITE_USING_THE_PLUGIN = """
+import pytest
+from aiusage_core import record_usage
+
+
+@pytest.mark.ai_budget(usd=0.0001, calls=1)
+def test_over_its_budget():
+    record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+    record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+
+
+@pytest.mark.openai_cassette
+@pytest.mark.fake_openai
+def test_marked_for_cassettes():
+    pass
+"""
+
+
+@pytest.mark.parametrize("autoload", [True, False])
+def test_with_the_plugin_off_a_suite_using_its_names_runs_under_strict_markers_and_config(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, autoload: bool
+) -> None:
+    # ai_budget markers, aiusage_* ini keys and --aiusage-* options in addopts stay known
+    # with -p no:aiusage: nothing is checked, tracked or written.
+    pytester.makeini(
+        "[pytest]\n"
+        "addopts = --strict-markers --strict-config --aiusage-top=3 -p no:cacheprovider\n"
+        "aiusage_default_budget = usd=0.01\n"
+        "aiusage_json = usage.json\n"
+        "aiusage_unpriced = warn\n"
+        "aiusage_cassette_report = true\n"
+    )
+    pytester.makepyfile(test_suite=SUITE_USING_THE_PLUGIN)
+    if autoload:
+        off = pytester.runpytest_subprocess("-p", "no:aiusage")
+    else:
+        # Plugin autoloading off: the names come only with the plugin, and so does the
+        # plugin's own behaviour when it is named.
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        named = pytester.runpytest_subprocess("-p", "pytest_aiusage._plugin")
+        named.assert_outcomes(failed=1, passed=1)
+        named.stdout.fnmatch_lines(["*AI budget exceeded*"])
+        (pytester.path / "usage.json").unlink()
+        off = pytester.runpytest_subprocess("-p", "pytest_aiusage._names")
+    off.assert_outcomes(passed=2)
+    assert off.ret == pytest.ExitCode.OK
+    off.stdout.no_fnmatch_line("*AI usage*")
+    assert not (pytester.path / "usage.json").exists()
