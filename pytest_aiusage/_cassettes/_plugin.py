@@ -25,7 +25,7 @@ from ._fixtures import (
     wants_openai_matching,
 )
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
-from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
+from ._report import PAYLOAD_ATTR, CassetteReport, cassette_payload
 from ._state import cassette_state
 
 __all__ = [
@@ -144,6 +144,6 @@ class _Reporting:
             self._report.add(report.nodeid, payload)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.write_sep("=", TITLE)
+        terminalreporter.write_sep("=", self._report.title())
         for line in self._report.lines():
             terminalreporter.write_line(line)
