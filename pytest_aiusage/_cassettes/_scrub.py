@@ -25,7 +25,7 @@ vcrpy is imported only by the functions that build its objects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -117,7 +117,11 @@ def _candidates(value: str) -> Iterable[str]:
 class Scrubber:
     """Replaces secrets in one cassette (built fresh for each write)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(
+        self, secrets: Iterable[str], *, relocate: Callable[[str], str] | None = None
+    ) -> None:
+        self._relocate = relocate
+        """Maps a request's URL to the one to write (see :meth:`request`)."""
         self._secrets: set[str] = set()
         for secret in secrets:
             self.learn(secret)
@@ -208,19 +212,23 @@ class Scrubber:
     # -- interactions -------------------------------------------------------------------
 
     def request(self, request: Any) -> Any:
-        """A scrubbed copy of a vcrpy ``Request`` (``x-stainless-*`` headers dropped)."""
+        """A scrubbed copy of a vcrpy ``Request`` (``x-stainless-*`` headers dropped), at the
+        URL ``relocate`` gives (its ``host`` header following)."""
         from vcr.request import Request
         from vcr.util import read_body
 
+        uri = request.uri if self._relocate is None else self._relocate(request.uri)
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             if name.lower().startswith(VOLATILE_HEADER_PREFIX):
                 continue
+            if name.lower() == "host" and uri != request.uri:
+                value = urlsplit(uri).netloc
             headers[name] = REDACTED if is_secret_name(name) else self.text(_as_text(value))
         body = read_body(request)
         if body is not None:
             body = self.anything(body)
-        return Request(request.method, self.url(request.uri), body, headers)
+        return Request(request.method, self.url(uri), body, headers)
 
     def response(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """A scrubbed copy of a vcrpy response dict, its body decoded if it was compressed."""
