@@ -24,7 +24,7 @@ from ._fixtures import (
 )
 from ._recording import recording_header, start_recording, stop_recording
 from ._replay_failure import find_replay_error, replay_failure_message
-from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
+from ._report import PAYLOAD_ATTR, CassetteReport, cassette_payload
 from ._state import cassette_state
 
 __all__ = [
@@ -120,6 +120,6 @@ class _Reporting:
             self._report.add(report.nodeid, payload)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.write_sep("=", TITLE)
+        terminalreporter.write_sep("=", self._report.title())
         for line in self._report.lines():
             terminalreporter.write_line(line)

@@ -2,17 +2,19 @@
 
 What is replaced by :data:`REDACTED`:
 
-* request and response headers with a secret name (:func:`is_secret_name`: ``authorization``,
-  ``api-key``, ``openai-organization``, ``openai-project``, ``cookie``, ``set-cookie``,
-  ``x-api-key``, and any name with a word like ``key``, ``token`` or ``secret`` in it);
+* request and response headers with a secret name (:func:`is_secret_name`: ``authorization``
+  (OpenAI's key, and Anthropic's from SDK 2.x, as ``Bearer ...``), ``x-api-key`` (Anthropic's
+  key from older clients), ``api-key``, ``openai-organization``, ``openai-project``,
+  ``anthropic-organization-id``, ``cookie``, ``set-cookie``, and any name with a word like
+  ``key``, ``token`` or ``secret`` in it);
 * query parameters with a secret name (``api-key``, ``key``, ``access_token``, ...) and the
   password of a ``user:password@`` URL;
 * anywhere at all (headers, URL, bodies, cassette metadata): the values known to be secret
   (the keys in the environment, the keys of the plugin's client fixtures, and every value
   found in a secret header or query parameter of the cassette itself), and anything that
-  looks like an OpenAI key (:data:`SECRET_PATTERN`).
+  looks like an OpenAI or Anthropic key (:data:`SECRET_PATTERN`).
 
-The SDK's ``x-stainless-*`` request headers (OS, architecture, Python and SDK versions, retry
+The SDKs' ``x-stainless-*`` request headers (OS, architecture, Python and SDK versions, retry
 count) are dropped: they differ from machine to machine, so they would only make cassette
 diffs noisy, and matching never looks at headers. Compressed response bodies are stored
 decoded, so that they can be searched.
@@ -49,6 +51,7 @@ SECRET_HEADERS: Final = frozenset(
         "x-api-key",
         "openai-organization",
         "openai-project",
+        "anthropic-organization-id",
         "cookie",
         "set-cookie",
         "ocp-apim-subscription-key",
@@ -75,10 +78,12 @@ _SECRET_WORDS: Final = frozenset(
 )
 
 SECRET_PATTERN: Final = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
-"""Anything shaped like an OpenAI key (``sk-...``, ``sk-proj-...``, ``sk-svcacct-...``)."""
+"""Anything shaped like an OpenAI or Anthropic key (``sk-...``, ``sk-proj-...``,
+``sk-svcacct-...``, ``sk-ant-api03-...``, ``sk-ant-admin01-...``)."""
 
 VOLATILE_HEADER_PREFIX: Final = "x-stainless-"
-"""Request headers the OpenAI SDK sends that describe the machine; dropped from cassettes."""
+"""Request headers the Stainless SDKs (``openai``, ``anthropic``) send that describe the
+machine; dropped from cassettes."""
 
 _SPLIT_WORDS: Final = re.compile(r"[-_.\s]+")
 _AUTH_SCHEME: Final = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*\s+(\S+)\s*$")

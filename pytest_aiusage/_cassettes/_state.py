@@ -27,6 +27,8 @@ SECRET_ENV_VARS: Final = (
     "OPENAI_ADMIN_KEY",
     "AZURE_OPENAI_API_KEY",
     "AZURE_OPENAI_AD_TOKEN",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
 )
 """Environment variables whose values are secrets wherever they appear in a cassette."""
 
