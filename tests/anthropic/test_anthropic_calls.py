@@ -533,3 +533,29 @@ def test_only_succeeded_batch_results_are_calls(usage: UsageContext) -> None:
     assert record.cost_usd == genai_cost(
         {"input_tokens": 10, "output_tokens": 6}, processing="batch"
     )
+
+
+def test_raw_batch_results_are_recorded_when_parsed(
+    server: FakeAnthropic, client: anthropic.Anthropic, usage: UsageContext
+) -> None:
+    batch = client.messages.batches.create(requests=_batch_requests("a", "b"))
+    raw = client.messages.batches.with_raw_response.results(batch.id)
+    assert usage.records == []  # nothing read yet
+    assert [item.custom_id for item in raw.parse()] == ["a", "b"]
+    with client.messages.batches.with_streaming_response.results(batch.id) as streaming:
+        assert len(list(streaming.parse())) == 2  # the same calls, in the same context
+    assert [record.batch for record in usage.records] == [True, True]
+
+
+def test_async_raw_batch_results_are_recorded_when_parsed(
+    server: FakeAnthropic, usage: UsageContext
+) -> None:
+    async def main() -> int:
+        async with async_sdk_client(server) as plain:
+            client = wrap_anthropic(plain)
+            batch = await client.messages.batches.create(requests=_batch_requests("x"))
+            raw = await client.messages.batches.with_raw_response.results(batch.id)
+            return len([item async for item in await raw.parse()])
+
+    assert asyncio.run(main()) == 1
+    assert single(usage).batch is True
