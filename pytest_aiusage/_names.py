@@ -32,6 +32,8 @@ _MARKERS: Final = (
     "hard=True refuses the call that would go over before it is sent (pytest-aiusage)",
     f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
     "fake_openai loopback server, with a dummy key (pytest-aiusage)",
+    "fake_anthropic: the anthropic_client and async_anthropic_client fixtures talk to the "
+    "fake_anthropic loopback server, with a dummy key (pytest-aiusage)",
     f"{CASSETTE_MARKER}: match this test's cassette the OpenAI way (method, path, query, JSON "
     "body; host and port ignored) unless its vcr_config sets match_on (pytest-aiusage)",
 )
@@ -42,8 +44,8 @@ HELP_CASSETTE_REPORT: Final = (
 HELP_OPENAI_MATCHING: Final = (
     "match every cassette of the run the OpenAI way (method, path, query, JSON body; host and "
     "port ignored) unless its vcr_config sets match_on; otherwise only tests that use the "
-    "openai_client, async_openai_client or fake_openai fixtures, or the openai_cassette or "
-    "fake_openai marker, are."
+    "plugin's client or fake-server fixtures (OpenAI's or Anthropic's), or the "
+    "openai_cassette, fake_openai or fake_anthropic marker, are."
 )
 
 

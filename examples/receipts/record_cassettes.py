@@ -1,30 +1,39 @@
-"""Record the example suite's cassettes again, with the plugin's one recording command.
+"""Record the example suite's cassettes again, against the local fake server.
 
-``python record_cassettes.py`` runs, in this folder::
-
-    python -m pytest --aiusage-record --record-mode=rewrite
-
-which is all a suite of your own needs too: ``--aiusage-record`` records the run's cassettes
-(``rewrite``: every one again; without ``--record-mode``: only the missing ones). With no
-``OPENAI_API_KEY`` set it starts a fresh local fake OpenAI server for the run and points the
-client fixtures, and the clients the application makes itself, at it: offline, no key, no
-cost, and the same cassettes on every machine. With a key set, it records from the live API.
-Either way the cassettes are scrubbed of keys on write. Extra arguments go to pytest
-(``python record_cassettes.py tests/test_labeler.py``).
+With real keys you would run ``OPENAI_API_KEY=sk-... ANTHROPIC_API_KEY=sk-ant-... pytest
+--record-mode=rewrite``. This script does the same against
+:class:`pytest_aiusage.fake_openai.FakeOpenAI`, which speaks both OpenAI's and Anthropic's
+wire formats, so the demo's cassettes can be made on any machine, offline, with no key.
+Pass test paths to record only those (``python record_cassettes.py tests/test_totals.py``).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from pytest_aiusage.fake_openai import FakeOpenAI
+
 HERE = Path(__file__).resolve().parent
-COMMAND = [sys.executable, "-m", "pytest", "--aiusage-record", "--record-mode=rewrite"]
 
 
 def main() -> int:
-    return subprocess.call([*COMMAND, *sys.argv[1:]], cwd=HERE)
+    with FakeOpenAI() as server:
+        env = {
+            **os.environ,
+            "OPENAI_BASE_URL": server.url,
+            # A fake key: the cassettes are scrubbed of it (and of any real one) on write.
+            "OPENAI_API_KEY": "sk-demo-recording-key-000000000000",
+            "ANTHROPIC_BASE_URL": server.anthropic_url,
+            "ANTHROPIC_API_KEY": "sk-ant-demo-recording-key-000000000000",
+        }
+        return subprocess.call(
+            [sys.executable, "-m", "pytest", "--record-mode=rewrite", *sys.argv[1:]],
+            cwd=HERE,
+            env=env,
+        )
 
 
 if __name__ == "__main__":

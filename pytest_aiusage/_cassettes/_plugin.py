@@ -16,8 +16,12 @@ from typing import Any, Final
 import pytest
 
 from ._fixtures import (
+    aiusage_fake_anthropic_server,
     aiusage_fake_openai_server,
+    anthropic_client,
+    async_anthropic_client,
     async_openai_client,
+    fake_anthropic,
     fake_openai,
     openai_client,
     wants_openai_matching,
@@ -28,8 +32,12 @@ from ._report import PAYLOAD_ATTR, CassetteReport, cassette_payload
 from ._state import cassette_state
 
 __all__ = [
+    "aiusage_fake_anthropic_server",
     "aiusage_fake_openai_server",
+    "anthropic_client",
+    "async_anthropic_client",
     "async_openai_client",
+    "fake_anthropic",
     "fake_openai",
     "openai_client",
 ]

@@ -161,7 +161,7 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
             lines.append(f"    {name} differs" + (f": {first[0]}" if first else ""))
     key = (
         f"{provider.key_variable}={provider.key_shape} "
-        if provider is not None and not item.get_closest_marker(FAKE_MARKER)
+        if provider is not None and not item.get_closest_marker(provider.fake_marker)
         else ""
     )
     nodeid = shlex.quote(item.nodeid)
