@@ -89,9 +89,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         lines = [
             f"FakeOpenAI is serving the OpenAI API at {server.url} (Ctrl-C to stop)",
-            "Point the OpenAI SDK at it:",
+            "Point the OpenAI and Anthropic SDKs at it:",
             *(f"  export {name}={value}" for name, value in server.environment().items()),
-            f"It speaks Anthropic's Messages API too: ANTHROPIC_BASE_URL={server.anthropic_url}",
         ]
         print("\n".join(lines), flush=True)
         stop.wait()

@@ -347,11 +347,17 @@ class FakeOpenAI:
         return f"http://{host}:{self._server.port}"
 
     def environment(self) -> dict[str, str]:
-        """The environment variables that point an OpenAI SDK made with no arguments at this
-        server: ``OPENAI_BASE_URL`` and a dummy ``OPENAI_API_KEY`` (the server takes any)."""
+        """The environment variables that point an OpenAI or Anthropic SDK made with no
+        arguments at this server: ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL`` and dummy API
+        keys (the server takes any)."""
         from ._cassettes._fixtures import DUMMY_API_KEY
 
-        return {"OPENAI_BASE_URL": self.url, "OPENAI_API_KEY": DUMMY_API_KEY}
+        return {
+            "OPENAI_BASE_URL": self.url,
+            "OPENAI_API_KEY": DUMMY_API_KEY,
+            "ANTHROPIC_BASE_URL": self.anthropic_url,
+            "ANTHROPIC_API_KEY": DUMMY_API_KEY,
+        }
 
     # -- scripting and inspection -------------------------------------------------------
 
