@@ -53,6 +53,40 @@ class _Epoch:
 _epoch = _Epoch()
 
 
+class _Adoptive:
+    """The open context that takes the usage of threads that inherited no context
+    (``adopt_threads=True``), and the thread it was opened in."""
+
+    __slots__ = ("context", "owner")
+
+    def __init__(self) -> None:
+        self.context: UsageContext | None = None
+        self.owner = 0
+
+
+_adoptive = _Adoptive()
+
+
+def _adopt(child: UsageContext | None = None) -> UsageContext | None:
+    """The adoptive context for a call (``child=None``) or a root context ``child`` begun in
+    this thread with no context current, or ``None``. In the thread that opened the adoptive
+    context, no current context means one was hidden on purpose: nothing is adopted there."""
+    context = _adoptive.context
+    if context is None or threading.get_ident() == _adoptive.owner:
+        return None
+    context._unpropagated(threading.current_thread().name, child)
+    return context
+
+
+def current_or_adoptive() -> UsageContext | None:
+    """The current context; in a thread that inherited none, the adoptive context if one is
+    open (``adopt_threads=True``), which notes the call as not propagated."""
+    context = _current.get()
+    if context is None and _adoptive.context is not None:
+        return _adopt()
+    return context
+
+
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
@@ -97,6 +131,11 @@ class UsageContext:
     # The budgets of this context and its ancestors, outermost first: what a call below it
     # reserves on. Empty (the class default) for most contexts, so calls check it cheaply.
     _budgets: tuple[BudgetState, ...] = ()
+    _adopts: bool = False
+    # Usage that reached this adoptive context without propagation: direct calls by thread
+    # name, and the root contexts it adopted (their calls are counted when asked).
+    _adopted_calls: dict[str, int] | None = None
+    _adopted_contexts: list[tuple[str, UsageContext]] | None = None
 
     operation_type: str
     """What kind of work this is, e.g. ``"receipt_batch"``."""
@@ -109,6 +148,7 @@ class UsageContext:
         sinks: Iterable[Sink] | None = None,
         batch: bool = False,
         budget: Budget | None = None,
+        adopt_threads: bool = False,
     ) -> None:
         if not isinstance(operation_type, str) or not operation_type:
             raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
@@ -126,6 +166,34 @@ class UsageContext:
             self.batch = True
         if budget is not None:
             self._give_budget(budget)
+        if adopt_threads:
+            self._adopts = True
+
+    def _unpropagated(self, thread: str, child: UsageContext | None) -> None:
+        with _record_lock:
+            if child is None:
+                calls = self._adopted_calls
+                if calls is None:
+                    calls = self._adopted_calls = {}
+                calls[thread] = calls.get(thread, 0) + 1
+            else:
+                if self._adopted_contexts is None:
+                    self._adopted_contexts = []
+                self._adopted_contexts.append((thread, child))
+
+    @property
+    def unpropagated(self) -> dict[str, int]:
+        """Calls that reached this context without context propagation, by the name of the
+        thread that made them (only on a context opened with ``adopt_threads=True``): calls
+        made, and calls inside root contexts opened, in threads that inherited no context."""
+        with _record_lock:
+            found = dict(self._adopted_calls or {})
+            adopted = list(self._adopted_contexts or ())
+        for thread, child in adopted:
+            calls = child.totals.calls
+            if calls:
+                found[thread] = found.get(thread, 0) + calls
+        return found
 
     def _give_budget(self, budget: Budget) -> None:
         """Put ``budget`` on this context (before it is entered, or by the pytest plugin
@@ -148,6 +216,8 @@ class UsageContext:
         if self._state:
             raise self._reentered()
         parent = _current.get()
+        if parent is None and _adoptive.context is not None:
+            parent = _adopt(self)
         if parent is not None:
             self.parent = parent
             if parent.batch:
@@ -155,6 +225,17 @@ class UsageContext:
             if parent._budgets:
                 self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
+        if self._adopts:
+            self._start_adopting()
+
+    def _start_adopting(self) -> None:
+        """Take the usage of threads that inherit no context from now until exit."""
+        _adoptive.owner = threading.get_ident()
+        _adoptive.context = self
+
+    def _stop_adopting(self) -> None:
+        if _adoptive.context is self:
+            _adoptive.context = None
 
     def _reentered(self) -> ContextError:
         return ContextError(
@@ -166,6 +247,8 @@ class UsageContext:
     def _detach(self, exc: BaseException | None) -> None:
         """Close the context: remember the exception that left it and deliver records."""
         self._state = _CLOSED
+        if self._adopts:
+            self._stop_adopting()
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
         if _later or _outbox.pending:
@@ -176,6 +259,8 @@ class UsageContext:
         if self._state:
             raise self._reentered()
         parent = _current.get()
+        if parent is None and _adoptive.context is not None:
+            parent = _adopt(self)
         if parent is not None:
             self.parent = parent
             if parent.batch:
@@ -184,6 +269,8 @@ class UsageContext:
                 self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
         self._token = _current.set(self)
+        if self._adopts:
+            self._start_adopting()
         return self
 
     def __exit__(
@@ -206,6 +293,8 @@ class UsageContext:
         self._token = None
         # Inlined _detach: this path runs once per context and sets the overhead floor.
         self._state = _CLOSED
+        if self._adopts:
+            self._stop_adopting()
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
         if _later or _outbox.pending:
@@ -397,6 +486,7 @@ def ai_usage_context(
     *,
     sinks: Iterable[Sink] | None = None,
     budget: Budget | None = None,
+    adopt_threads: bool = False,
     **metadata: Any,
 ) -> UsageContext:
     """Open a usage context: every AI call inside it is counted on it and its ancestors.
@@ -411,16 +501,25 @@ def ai_usage_context(
     configured ones. ``budget`` (a :class:`~aiusage_core.Budget`) limits what the calls below
     the context may spend; a call that would go over it is refused before it is sent.
     Metadata must be JSON-serialisable; it merges down the nesting.
+
+    ``adopt_threads=True`` (off by default; the pytest plugin turns it on for each test):
+    while the context is open, a call made or a root context opened in *another* thread that
+    inherited no context belongs to it instead of to no context, and is listed in
+    :attr:`UsageContext.unpropagated` by thread name, so that it can be fixed with
+    :func:`propagate` or :class:`ContextThreadPoolExecutor`. One context adopts at a time.
     """
     if (
         metadata
         or sinks
+        or adopt_threads
         or budget is not None
         or type(operation_type) is not str
         or not operation_type
         or not operation_type.isascii()  # __init__ checks it can be encoded
     ):
-        return UsageContext(operation_type, metadata, sinks=sinks, budget=budget)
+        return UsageContext(
+            operation_type, metadata, sinks=sinks, budget=budget, adopt_threads=adopt_threads
+        )
     # The common case, built without a call to __init__ (whose other branches it would skip
     # anyway): that call is a fifth of what a bare ``with ai_usage_context(...)`` costs.
     context: UsageContext = _new_object(UsageContext)
@@ -438,6 +537,7 @@ def batch_ai_usage_context(
     *,
     sinks: Iterable[Sink] | None = None,
     budget: Budget | None = None,
+    adopt_threads: bool = False,
     **metadata: Any,
 ) -> UsageContext:
     """A usage context whose calls are priced at Batch API rates (records say ``batch=True``).

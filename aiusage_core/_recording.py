@@ -11,7 +11,7 @@ from typing import Any
 
 from ._config import _holder as _settings
 from ._config import settings
-from ._context import UsageContext, _current, attribute
+from ._context import UsageContext, attribute, current_or_adoptive
 from ._counts import COUNT_NAMES
 from ._delivery import _later, settle
 from ._errors import ConfigurationError
@@ -344,7 +344,7 @@ def record_usage(
         model,
         provider,
         api,
-        _current.get(),
+        current_or_adoptive(),
         error=None if error is None else _error(error),
         call_metadata=call_metadata,
         cost_usd=None if cost_usd is None else _cost(cost_usd),

@@ -35,6 +35,7 @@ NodeKind = Literal["test", "fixture", "outside"]
 any usage context."""
 
 _NO_MODELS: Mapping[str, UsageTotals] = MappingProxyType({})
+_NO_THREADS: Mapping[str, int] = MappingProxyType({})
 _EMPTY = UsageTotals()
 
 
@@ -68,6 +69,9 @@ class NodeUsage:
     unreported_calls: int = 0
     """Calls whose response reported no usage (``usage_status="missing"``): their tokens and
     cost are unknown, not zero."""
+    unpropagated: Mapping[str, int] = field(default_factory=lambda: _NO_THREADS, hash=False)
+    """Calls that reached the test without context propagation, by the name of the thread
+    that made them (a plain ``threading.Thread``): counted in the test, yet worth fixing."""
     call_log: tuple[Call, ...] = ()
     """Every call, in order (only with ``--aiusage-json-calls``)."""
 
@@ -136,6 +140,8 @@ class NodeUsage:
         data["by_operation"] = {op: totals_to_dict(t) for op, t in self.by_operation().items()}
         data["spend"] = [s.to_dict() for s in self.spend]
         data["unreported_calls"] = self.unreported_calls
+        if self.unpropagated:
+            data["unpropagated"] = dict(self.unpropagated)
         if self.call_log:
             data["call_log"] = [c.to_dict() for c in self.call_log]
         data["kind"] = self.kind
@@ -162,6 +168,9 @@ class NodeUsage:
             during=data.get("during"),
             spend=tuple(Spend.from_dict(s) for s in data.get("spend", ())),
             unreported_calls=int(data.get("unreported_calls", 0)),
+            unpropagated=MappingProxyType(
+                {str(t): int(n) for t, n in (data.get("unpropagated") or {}).items()}
+            ),
             call_log=tuple(Call.from_dict(c) for c in data.get("call_log", ())),
         )
 

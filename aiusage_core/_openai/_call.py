@@ -19,7 +19,7 @@ from openai._models import FinalRequestOptions
 from openai._response import BaseAPIResponse
 from openai.lib.azure import AsyncAzureOpenAI
 
-from .._context import _current
+from .._context import _adopt, _adoptive, _current
 from .._errors import MetadataError
 from .._reservations import Reservation, reserve
 from ._estimate import estimate_request
@@ -51,6 +51,8 @@ def _start(
 ) -> tuple[Started, FinalRequestOptions]:
     """Everything known before sending; may raise MetadataError (caller misuse)."""
     context = _current.get()
+    if context is None and _adoptive.context is not None:
+        context = _adopt()  # a thread that inherited no context, during a test (inlined)
     body = options.json_data
     model = own = None
     if type(body) is dict:
