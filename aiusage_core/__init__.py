@@ -53,6 +53,7 @@ from ._openai import (
 )
 from ._otel import OTelSink
 from ._partial import PartialFailureTracker, partial_failure_context
+from ._postgres import PostgresSink
 from ._pricing import CustomPrice, PriceQuery, PriceResolver
 from ._propagation import ContextThreadPoolExecutor, propagate
 from ._recording import record_usage
@@ -85,6 +86,7 @@ __all__ = [
     "MetadataError",
     "OTelSink",
     "PartialFailureTracker",
+    "PostgresSink",
     "PriceQuery",
     "PriceResolver",
     "PropagationReport",

@@ -11,17 +11,19 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any
 
 from . import __version__
-from ._errors import AIUsageError
+from ._errors import AIUsageError, LedgerError
 from ._ledger import Ledger, LedgerReport
 from ._money import cost_of, usd_column
-from ._records import UsageTotals
-from ._sqlite import COLUMNS
+from ._postgres import PostgresSink, ledger_sink
+from ._records import UsageRecord, UsageTotals
+from ._sqlite import COLUMNS, SQLiteSink
 
 __all__ = ["main"]
 
@@ -54,15 +56,30 @@ examples:
   aiusage export --where job_id=job-123
 """
 
+_EPILOG_COPY = """\
+Copies every record of SOURCE into TARGET, creating TARGET's tables if needed. Records
+TARGET already holds (same record_id) are skipped, so copying again is harmless. Each
+ledger is an SQLite file or a postgresql:// DSN (the password from PGPASSWORD or
+~/.pgpass, never shown).
+
+examples:
+  aiusage ledger copy usage.db postgresql://aiusage@db.internal:5432/usage
+  aiusage ledger copy postgresql://aiusage@db.internal/usage backup.db
+"""
+
 _EPILOG_MAIN = """\
-Reads a ledger written by SQLiteSink (configure(sinks=[SQLiteSink(path)]) or the
-environment variable AIUSAGE_LEDGER=path). --ledger defaults to $AIUSAGE_LEDGER.
+Reads a ledger written by SQLiteSink or PostgresSink (configure(sinks=[...]) or the
+environment variable AIUSAGE_LEDGER=usage.db or AIUSAGE_LEDGER=postgresql://...).
+--ledger defaults to $AIUSAGE_LEDGER.
 
 examples:
   aiusage report --ledger usage.db --by model --by day
   aiusage report --by job_id --since 2026-11-01 --until 2026-11-30 --format json
+  aiusage report --ledger postgresql://aiusage@db.internal/usage --by job_id
   aiusage export --format csv --output usage.csv
-Run 'aiusage report --help' or 'aiusage export --help' for more.
+  aiusage ledger copy usage.db postgresql://aiusage@db.internal/usage
+Run 'aiusage report --help', 'aiusage export --help' or 'aiusage ledger copy --help'
+for more.
 """
 
 # The report's columns are UsageTotals.to_dict()'s keys; the export's are the ledger's
@@ -132,7 +149,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ledger",
         metavar="PATH",
-        help="the SQLite ledger to read (default: $AIUSAGE_LEDGER)",
+        help="the ledger to read: an SQLite file or a postgresql:// DSN (default: $AIUSAGE_LEDGER)",
     )
     parser.add_argument(
         "--since", metavar="DATE", help="only records at or after DATE (ISO date or date-time)"
@@ -198,6 +215,23 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
     )
+
+    ledger = commands.add_parser(
+        "ledger",
+        help="manage ledgers (copy one into another)",
+        description="Manage ledgers.",
+    )
+    ledger.set_defaults(print_help=ledger.print_help)
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", metavar="COMMAND")
+    copy = ledger_commands.add_parser(
+        "copy",
+        help="copy every record of one ledger into another (SQLite <-> PostgreSQL)",
+        description="Copy every record of SOURCE into TARGET.",
+        epilog=_EPILOG_COPY,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    copy.add_argument("source", metavar="SOURCE", help="the ledger to read")
+    copy.add_argument("target", metavar="TARGET", help="the ledger to write (created if missing)")
     return parser
 
 
@@ -356,6 +390,46 @@ def _export(args: argparse.Namespace, out: IO[str]) -> None:
                 file.close()
 
 
+# -- ledger copy -------------------------------------------------------------------------
+
+_COPY_BATCH = 5_000
+
+
+def _copy(args: argparse.Namespace, out: IO[str]) -> None:
+    with Ledger(args.source) as source:
+        target = ledger_sink(args.target)
+        try:
+            target.check()
+            with Ledger(args.target) as book:
+                before = book.count()
+            copied = 0
+            batch: list[UsageRecord] = []
+            for record in source.records():
+                batch.append(record)
+                if len(batch) == _COPY_BATCH:
+                    _write(target, batch)
+                    copied += len(batch)
+                    batch = []
+            _write(target, batch)
+            copied += len(batch)
+        finally:
+            target.close()
+        with Ledger(args.target) as book:
+            added = book.count() - before
+            shown = book.path
+    out.write(
+        f"copied {copied:,} record(s) from {source.path} to {shown}: {added:,} new, "
+        f"{copied - added:,} already there\n"
+    )
+
+
+def _write(target: SQLiteSink | PostgresSink, records: list[UsageRecord]) -> None:
+    try:
+        target.write(records)
+    except sqlite3.Error as exc:  # PostgresSink raises LedgerError itself
+        raise LedgerError(f"cannot write ledger {target!r}: {exc}", path=repr(target)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``aiusage`` command with ``argv`` (default: ``sys.argv[1:]``); return the
     exit status."""
@@ -364,11 +438,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return _USAGE_ERROR
+    if args.command == "ledger" and args.ledger_command is None:
+        args.print_help(sys.stderr)
+        return _USAGE_ERROR
     try:
         if args.command == "report":
             _report(args, sys.stdout)
-        else:
+        elif args.command == "export":
             _export(args, sys.stdout)
+        else:
+            _copy(args, sys.stdout)
         sys.stdout.flush()
     except (_UsageError, AIUsageError) as exc:
         print(f"aiusage: error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ cached metadata) is registered here by the modules that own it, with :func:`on_c
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from ._errors import ConfigurationError
 from ._metadata import environment_tags, validate_metadata
-from ._pricing import CustomPrice, Pricer, PriceResolver
+from ._pricing import CustomPrice, PriceKey, Pricer, PriceResolver
 from ._records import freeze_mapping
 from ._sinks import Sink
 
@@ -90,9 +91,15 @@ def _default_settings() -> Settings:
     ledger = os.environ.get("AIUSAGE_LEDGER", "").strip()
     if not ledger:
         return Settings(spool_dir=spool_dir)
-    from ._sqlite import SQLiteSink
+    from ._postgres import ledger_sink
 
-    return Settings(sinks=(SQLiteSink(ledger),), spool_dir=spool_dir)
+    try:
+        sink = ledger_sink(ledger)
+    except ConfigurationError as exc:
+        # Settings are read on the first record: raising here would break the program.
+        logging.getLogger("aiusage").error("aiusage: AIUSAGE_LEDGER is not used: %s", exc)
+        return Settings(spool_dir=spool_dir)
+    return Settings(sinks=(sink,), spool_dir=spool_dir)
 
 
 class _Holder:
@@ -149,7 +156,7 @@ _UNSET: Any = object()
 def configure(
     *,
     sinks: Iterable[Sink] | None = _UNSET,
-    prices: Mapping[str, CustomPrice | Mapping[str, Any]] | None = _UNSET,
+    prices: Mapping[PriceKey, CustomPrice | Mapping[str, Any]] | None = _UNSET,
     price_resolver: PriceResolver | None = _UNSET,
     environment: Mapping[str, Any] | None = _UNSET,
     context_keys: Sequence[str] = _UNSET,
@@ -161,7 +168,9 @@ def configure(
     """Set process-wide defaults; arguments not given keep their current value.
 
     ``sinks`` replaces the process-wide sinks. ``prices`` maps model ids (or ``fnmatch``
-    patterns such as ``"ft:gpt-4o-mini:*"``) to :class:`CustomPrice` or mappings of its fields.
+    patterns such as ``"ft:gpt-4o-mini:*"``), or ``(provider, model)`` pairs for one
+    provider's model (``("openrouter", "acme/*")``), to :class:`CustomPrice` or mappings of
+    its fields; a pair wins over a bare model id.
     ``price_resolver`` is consulted before the price tables. ``environment`` replaces the
     environment auto-tags (``None`` re-reads them from the environment).
 

@@ -78,15 +78,6 @@ def _adopt(child: UsageContext | None = None) -> UsageContext | None:
     return context
 
 
-def current_or_adoptive() -> UsageContext | None:
-    """The current context; in a thread that inherited none, the adoptive context if one is
-    open (``adopt_threads=True``), which notes the call as not propagated."""
-    context = _current.get()
-    if context is None and _adoptive.context is not None:
-        return _adopt()
-    return context
-
-
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
@@ -542,7 +533,8 @@ def batch_ai_usage_context(
 ) -> UsageContext:
     """A usage context whose calls are priced at Batch API rates (records say ``batch=True``).
 
-    ``batch_id`` is added to the metadata; ``budget`` as for :func:`ai_usage_context`.
+    ``batch_id`` is added to the metadata; ``budget`` and ``adopt_threads`` as for
+    :func:`ai_usage_context`.
     """
     return UsageContext(
         operation_type,
@@ -550,6 +542,7 @@ def batch_ai_usage_context(
         sinks=sinks,
         batch=True,
         budget=budget,
+        adopt_threads=adopt_threads,
     )
 
 

@@ -2,57 +2,30 @@
 
 ::
 
-    with Ledger("usage.db") as ledger:
+    with Ledger("usage.db") as ledger:  # or Ledger("postgresql://aiusage@db/usage")
         report = ledger.report(by=["model", "day"], since=datetime(2026, 11, 1, tzinfo=UTC))
         for group in report.groups:
             print(group.key, group.totals.cost_usd)
 
-Money is summed exactly: the ledger stores ``cost_usd`` as decimal text, and a ``Decimal``
-aggregate (not SQLite's floating-point ``SUM``) adds it up.
+The grouping runs in the database (SQL ``GROUP BY``), money summed exactly. One reader per
+kind of ledger (``_sqlite_ledger``, ``_postgres_ledger``) turns a query into its SQL; this
+module picks the reader from the location and presents the results the same way for both.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from ._counts import COUNT_NAMES
-from ._errors import ConfigurationError, LedgerError
-from ._records import MONEY, UsageRecord, UsageTotals
-from ._sqlite import (
-    COLUMNS,
-    SQLiteSink,
-    check_schema,
-    current_schema_version,
-    format_timestamp,
-    read_schema_version,
-)
+from ._ledger_query import BUILTIN_KEYS, GroupRows, Key, Selection, parse_key
+from ._postgres import is_postgres_dsn
+from ._records import UsageRecord, UsageTotals
 
 __all__ = ["BUILTIN_KEYS", "GroupTotals", "Ledger", "LedgerReport"]
-
-BUILTIN_KEYS: Mapping[str, str] = {
-    "model": "model",
-    "provider": "provider",
-    "api": "api",
-    "operation_type": "operation_type",
-    "path": "context_path",
-    "day": "day",
-    "month": "substr(day, 1, 7)",
-    "service_tier": "service_tier",
-    "usage_status": "usage_status",
-    "batch": "batch",
-    "error": "error_type",
-}
-"""Grouping keys that are record fields (``day`` and ``month`` are UTC). Any other key is a
-metadata key; ``metadata.KEY`` names a metadata key that shadows a built-in one."""
 
 
 @dataclass(frozen=True)
@@ -77,56 +50,20 @@ class LedgerReport:
     """One entry per distinct key, ordered by key: missing values, numbers, then text."""
 
 
-def _decimal(value: object) -> Decimal:
-    """``value`` (a ``cost_usd`` cell) as a finite ``Decimal``; ``ValueError`` if it is not one."""
-    try:
-        number = Decimal(value)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError(f"not a decimal: {value!r:.80}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite decimal: {value!r:.80}")
-    return number
+class _Reader(Protocol):
+    """What every kind of ledger answers (``SQLiteReader``, ``PostgresReader``)."""
 
+    location: str
 
-class _DecimalSum:
-    """SQLite aggregate: the exact sum of decimal strings (``NULL`` ignored)."""
+    def schema_version(self) -> int: ...
 
-    def __init__(self) -> None:
-        self.total = Decimal(0)
+    def totals(self, keys: Sequence[Key], selection: Selection) -> GroupRows: ...
 
-    def step(self, value: str | None) -> None:
-        if value is not None:
-            self.total = MONEY.add(self.total, _decimal(value))
+    def rows(self, selection: Selection) -> Iterator[dict[str, Any]]: ...
 
-    def finalize(self) -> str:
-        return format(self.total, "f")
+    def count(self) -> int: ...
 
-
-def _key_expression(key: str) -> tuple[str, tuple[Any, ...]]:
-    """SQL for grouping key ``key`` and its parameters."""
-    if not isinstance(key, str) or not key:
-        raise ConfigurationError(f"a grouping key must be a non-empty string, not {key!r}")
-    if key in BUILTIN_KEYS:
-        return BUILTIN_KEYS[key], ()
-    name = key.removeprefix("metadata.") if key.startswith("metadata.") else key
-    if not name or '"' in name or "\\" in name:
-        raise ConfigurationError(
-            f"metadata key {key!r} cannot be queried (empty, or contains a quote or backslash)",
-            name="by",
-            value=key,
-        )
-    return "json_extract(metadata, ?)", (f'$."{name}"',)
-
-
-def _display(key: str, value: Any) -> Any:
-    if key == "path" and isinstance(value, str):
-        path = json.loads(value)
-        if not isinstance(path, list):
-            raise ValueError(f"not a JSON list: {value!r:.80}")
-        return "/".join(str(p) for p in path)
-    if key == "batch" and value is not None:
-        return bool(value)
-    return value
+    def close(self) -> None: ...
 
 
 def _order(value: Any) -> tuple[int, str, float]:
@@ -138,117 +75,42 @@ def _order(value: Any) -> tuple[int, str, float]:
     return (2, str(value), 0.0)
 
 
-_TOTALS_SQL = ", ".join(
-    (
-        "COUNT(*)",
-        *(f"TOTAL({name})" for name in COUNT_NAMES),
-        "decimal_sum(cost_usd)",
-        "COUNT(*) - COUNT(cost_usd)",
-        "COUNT(error_type)",
-    )
-)
-
-
-def _totals(row: Sequence[Any]) -> UsageTotals:
-    calls, *counts, cost, unpriced, errors = row
-    return UsageTotals(
-        calls=int(calls),
-        **{name: int(count) for name, count in zip(COUNT_NAMES, counts, strict=True)},
-        cost_usd=Decimal(cost) if cost is not None else Decimal(0),
-        unpriced_calls=int(unpriced),
-        errors=int(errors),
-    )
-
-
 class Ledger:
-    """A ledger written by :class:`SQLiteSink`, opened read-only.
+    """A ledger written by :class:`SQLiteSink` (a path) or :class:`PostgresSink` (a
+    ``postgresql://`` DSN), opened for reading.
 
-    Raises :class:`LedgerError` if ``path`` is missing or not a ledger, and
+    Raises :class:`LedgerError` if the ledger is missing or not a ledger, and
     :class:`SchemaVersionError` if a newer aiusage wrote it. A ledger of an older schema
     version is migrated first (that one write aside, the ledger is never modified).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.path.abspath(os.fspath(path))
-        if not os.path.isfile(self.path):
-            raise LedgerError(f"no ledger at {self.path}", path=self.path)
-        self._conn = self._open()
-        try:
-            found = read_schema_version(self._conn, self.path)
-            if found == 0:
-                raise LedgerError(f"{self.path} is an empty database, not a ledger", path=self.path)
-            check_schema(found, self.path)
-            if found < current_schema_version():
-                self._conn.close()
-                migrator = SQLiteSink(self.path)
-                migrator.check()
-                migrator.close()
-                self._conn = self._open()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
-        except BaseException:
-            self._conn.close()
-            raise
-        # typeshed types aggregates as int -> int; SQLite passes and returns any value.
-        self._conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self._reader: _Reader
+        if is_postgres_dsn(location):
+            from ._postgres_ledger import PostgresReader
 
-    def _open(self) -> sqlite3.Connection:
-        # Reading a WAL ledger needs its -wal and -shm files. A writer at work has them (read
-        # through them, read-only). Otherwise a read-only connection would create them and
-        # could not remove them; a query-only one refuses every write just the same and
-        # removes them when it closes. Where they cannot be created (a read-only filesystem
-        # or folder) nobody can be writing: the file is read as immutable.
-        uri = Path(self.path).as_uri()
-        if os.path.exists(self.path + "-wal"):
-            uri += "?mode=ro"
-        elif not os.access(os.path.dirname(self.path), os.W_OK):
-            uri += "?mode=ro&immutable=1"
-        try:
-            conn = sqlite3.connect(uri, uri=True)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open ledger {self.path}: {exc}", path=self.path) from exc
-        return conn
+            self._reader = PostgresReader(str(location))
+        else:
+            from ._sqlite_ledger import SQLiteReader
+
+            self._reader = SQLiteReader(location)
+        self.path = self._reader.location
+        """Where the ledger is: a file path, or the DSN without its password."""
 
     @property
     def schema_version(self) -> int:
         """The ledger's schema version."""
-        return read_schema_version(self._conn, self.path)
+        return self._reader.schema_version()
 
-    def _where(
-        self,
-        since: datetime | None,
-        until: datetime | None,
-        where: Mapping[str, str] | None,
-    ) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("timestamp >= ?")
-            params.append(format_timestamp(since))
-        if until is not None:
-            clauses.append("timestamp < ?")
-            params.append(format_timestamp(until))
-        for key, value in (where or {}).items():
-            expression, key_params = _key_expression(key)
-            if key == "path":
-                clauses.append(f"{expression} = ?")
-                params.append(json.dumps(value.split("/")))
-                continue
-            alternatives: list[Any] = [value]
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, bool | int | float):
-                alternatives.append(parsed)
-            clauses.append("(" + " OR ".join(f"{expression} = ?" for _ in alternatives) + ")")
-            for alternative in alternatives:
-                params.extend(key_params)
-                params.append(alternative)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    @staticmethod
+    def _selection(
+        since: datetime | None, until: datetime | None, where: Mapping[str, str] | None
+    ) -> Selection:
+        return Selection(
+            since=since,
+            until=until,
+            where=tuple((parse_key(k), v) for k, v in (where or {}).items()),
+        )
 
     def report(
         self,
@@ -264,33 +126,11 @@ class Ledger:
         number/boolean it spells). Naive datetimes are UTC.
         """
         by = tuple(by)
-        where_sql, where_params = self._where(since, until, where)
-        try:
-            total_row = self._conn.execute(
-                f"SELECT {_TOTALS_SQL} FROM usage_records{where_sql}", where_params
-            ).fetchone()
-            groups: list[GroupTotals] = []
-            if by:
-                expressions = [_key_expression(k) for k in by]
-                select = ", ".join(f"{sql} AS k{i}" for i, (sql, _) in enumerate(expressions))
-                key_params = [p for _, ps in expressions for p in ps]
-                group = ", ".join(f"k{i}" for i in range(len(by)))
-                sql = (
-                    f"SELECT {select}, {_TOTALS_SQL} FROM usage_records{where_sql} GROUP BY {group}"
-                )
-                for row in self._conn.execute(sql, [*key_params, *where_params]):
-                    try:
-                        key = tuple(_display(k, v) for k, v in zip(by, row[: len(by)], strict=True))
-                    except ValueError as exc:
-                        raise self._unreadable("context_path", row[by.index("path")], exc) from None
-                    groups.append(GroupTotals(key=key, totals=_totals(row[len(by) :])))
-        except sqlite3.Error as exc:
-            bad = self._bad_cost()
-            if bad is not None:
-                raise self._unreadable("cost_usd", bad, None) from None
-            raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
+        keys = [parse_key(k) for k in by]
+        totals, rows = self._reader.totals(keys, self._selection(since, until, where))
+        groups = [GroupTotals(key=key, totals=group) for key, group in rows]
         groups.sort(key=lambda g: tuple(_order(v) for v in g.key))
-        return LedgerReport(by=by, totals=_totals(total_row), groups=tuple(groups))
+        return LedgerReport(by=by, totals=totals, groups=tuple(groups))
 
     def rows(
         self,
@@ -300,48 +140,7 @@ class Ledger:
         where: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The selected records as :meth:`UsageRecord.to_dict` dicts, oldest first."""
-        where_sql, params = self._where(since, until, where)
-        try:
-            cursor = self._conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM usage_records{where_sql} "
-                "ORDER BY timestamp, rowid",
-                params,
-            )
-            for row in cursor:
-                try:
-                    yield _row_dict(row)
-                except _Unreadable as exc:
-                    raise LedgerError(
-                        f"cannot read ledger {self.path}: record {row[0]!r} has a "
-                        f"{exc.column} that cannot be read: {exc.value!r:.80} ({exc.reason})",
-                        path=self.path,
-                    ) from None
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
-
-    def _bad_cost(self) -> str | None:
-        """The first ``cost_usd`` cell that is not a finite decimal, if any."""
-        for (value,) in self._conn.execute(
-            "SELECT cost_usd FROM usage_records WHERE cost_usd IS NOT NULL"
-        ):
-            try:
-                _decimal(value)
-            except ValueError:
-                return str(value)
-        return None
-
-    def _unreadable(self, column: str, value: object, reason: Exception | None) -> LedgerError:
-        """A :class:`LedgerError` naming the first record whose ``column`` is ``value``."""
-        found = self._conn.execute(
-            f"SELECT record_id FROM usage_records WHERE {column} = ? LIMIT 1", (value,)
-        ).fetchone()
-        record = repr(found[0]) if found else "(unknown)"
-        why = reason if reason is not None else "not a decimal number"
-        return LedgerError(
-            f"cannot read ledger {self.path}: record {record} has a {column} that cannot be "
-            f"read: {value!r:.80} ({why})",
-            path=self.path,
-        )
+        return self._reader.rows(self._selection(since, until, where))
 
     def records(
         self,
@@ -356,11 +155,11 @@ class Ledger:
 
     def count(self) -> int:
         """How many records the ledger holds."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM usage_records").fetchone()[0])
+        return self._reader.count()
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        self._reader.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -375,51 +174,3 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self.path!r})"
-
-
-class _Unreadable(Exception):
-    """A ledger cell that cannot be turned into its value."""
-
-    def __init__(self, column: str, value: object, reason: str) -> None:
-        super().__init__(column, value, reason)
-        self.column = column
-        self.value = value
-        self.reason = reason
-
-
-def _json_cell(r: Mapping[str, Any], column: str, kind: type) -> Any:
-    value = r[column]
-    try:
-        parsed = json.loads(value)
-    except (TypeError, ValueError) as exc:
-        raise _Unreadable(column, value, f"not JSON: {exc}") from None
-    if not isinstance(parsed, kind):
-        raise _Unreadable(column, value, f"not a JSON {kind.__name__}")
-    return parsed
-
-
-def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
-    r = dict(zip(COLUMNS, row, strict=True))
-    for name in COUNT_NAMES:
-        if type(r[name]) is not int:
-            raise _Unreadable(name, r[name], "not an integer")
-    return {
-        "record_id": r["record_id"],
-        "timestamp": r["timestamp"],
-        "model": r["model"],
-        "provider": r["provider"],
-        "api": r["api"],
-        **{name: r[name] for name in COUNT_NAMES},
-        "total_tokens": r["input_tokens"] + r["output_tokens"],
-        "cost_usd": r["cost_usd"],
-        "metadata": _json_cell(r, "metadata", dict),
-        "context_path": _json_cell(r, "context_path", list),
-        "error": None
-        if r["error_type"] is None
-        else {"type": r["error_type"], "message": r["error_message"] or ""},
-        "latency_ms": r["latency_ms"],
-        "usage_status": r["usage_status"],
-        "batch": bool(r["batch"]),
-        "service_tier": r["service_tier"],
-        "request_id": r["request_id"],
-    }

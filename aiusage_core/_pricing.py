@@ -27,7 +27,15 @@ from ._counts import COUNT_NAMES, COUNTS, ENCLOSING, TokenCounts, Usage, make_us
 from ._errors import ConfigurationError
 from ._records import MONEY, money_add, money_multiply
 
-__all__ = ["CustomPrice", "PriceQuery", "PriceResolver", "Pricer", "context_window"]
+__all__ = [
+    "CustomPrice",
+    "PriceKey",
+    "PriceQuery",
+    "PriceResolver",
+    "Pricer",
+    "context_window",
+    "provider_for_url",
+]
 
 logger = logging.getLogger("aiusage")
 
@@ -54,6 +62,38 @@ class PriceQuery(TokenCounts):
     def usage(self) -> Usage:
         """The counts as a :class:`~aiusage_core._counts.Usage` (status ``reported``)."""
         return make_usage("reported", {name: getattr(self, name) for name in COUNT_NAMES})
+
+
+PriceKey = str | tuple[str, str]
+"""A price override's key: a model id (or ``fnmatch`` pattern) of any provider, or a
+``(provider, model)`` pair for one provider's model."""
+
+
+def _price_key(key: object) -> PriceKey:
+    if isinstance(key, str) and key:
+        return key
+    if (
+        isinstance(key, tuple)
+        and len(key) == 2
+        and all(isinstance(part, str) and part for part in key)
+    ):
+        return (key[0], key[1])
+    raise ConfigurationError(
+        f"a price override's key must be a model id or a (provider, model) pair of non-empty "
+        f"strings, not {key!r}",
+        name="prices",
+        value=key,
+    )
+
+
+def _matches(key: PriceKey, pattern: PriceKey) -> bool:
+    if isinstance(key, str) and isinstance(pattern, str):
+        return fnmatchcase(key, pattern)
+    return key[0] == pattern[0] and fnmatchcase(key[1], pattern[1])
+
+
+def _key_text(key: PriceKey) -> str:
+    return key if isinstance(key, str) else f"{key[0]}/{key[1]}"
 
 
 PriceResolver = Callable[[PriceQuery], "Decimal | None"]
@@ -248,11 +288,12 @@ class Pricer:
 
     def __init__(
         self,
-        overrides: Mapping[str, CustomPrice | Mapping[str, Any]] | None = None,
+        overrides: Mapping[PriceKey, CustomPrice | Mapping[str, Any]] | None = None,
         resolver: PriceResolver | None = None,
     ) -> None:
-        self.overrides: dict[str, CustomPrice] = {
-            model: CustomPrice.parse(model, price) for model, price in (overrides or {}).items()
+        self.overrides: dict[PriceKey, CustomPrice] = {
+            _price_key(key): CustomPrice.parse(_key_text(key), price)
+            for key, price in (overrides or {}).items()
         }
         self.resolver = resolver
         # Prices can change by date (genai-prices' conditional prices), so resolved rates are
@@ -323,7 +364,7 @@ class Pricer:
                 resolved = self.resolver(query)
                 if resolved is not None:
                     return _money(resolved, model=query.model, name="price resolver result")
-            override = self._override(query.model)
+            override = self._override(query.provider, query.model)
             if override is not None:
                 return override.cost(query)
             rate = self._rate(query)
@@ -342,15 +383,18 @@ class Pricer:
             )
             return None
 
-    def _override(self, model: str) -> CustomPrice | None:
+    def _override(self, provider: str, model: str) -> CustomPrice | None:
+        """The override of ``model`` of ``provider``: ``(provider, model)`` keys before model
+        keys, an exact key before ``fnmatch`` patterns of the same kind."""
         if not self.overrides:
             return None
-        exact = self.overrides.get(model)
-        if exact is not None:
-            return exact
-        for pattern, price in self.overrides.items():
-            if fnmatchcase(model, pattern):
-                return price
+        for key in ((provider, model), model):
+            exact = self.overrides.get(key)
+            if exact is not None:
+                return exact
+            for pattern, price in self.overrides.items():
+                if type(pattern) is type(key) and _matches(key, pattern):
+                    return price
         return None
 
     def _rate(self, q: PriceQuery) -> _LinearRate | ModelPrice | None:
@@ -412,6 +456,33 @@ def context_window(model: str, provider: str) -> int | None:
         return None
     window = info.context_window
     return window if isinstance(window, int) and window > 0 else None
+
+
+_url_providers: dict[str, str | None] = {}
+
+
+def provider_for_url(url: str, *, default: str) -> str:
+    """The provider genai-prices recognises by its API URL ``url`` (e.g. ``openrouter`` for
+    ``https://openrouter.ai/api/v1``), or ``default`` when it recognises none. Never raises."""
+    found = _url_providers.get(url, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = None
+        try:
+            import re
+
+            from genai_prices import data_snapshot
+
+            for provider in data_snapshot.get_snapshot().providers:
+                if provider.api_pattern and re.match(provider.api_pattern, url):
+                    found = provider.id
+                    break
+        except Exception:
+            logger.exception("aiusage: matching the API URL %r to a provider failed", url)
+        _url_providers[url] = found
+    return default if found is None else str(found)
+
+
+_UNKNOWN: Any = object()
 
 
 def preload_prices() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._config import _holder as _settings
 from ._config import settings
-from ._context import UsageContext, attribute, current_or_adoptive
+from ._context import UsageContext, _adopt, _adoptive, _current, attribute
 from ._counts import COUNT_NAMES
 from ._delivery import _later, settle
 from ._errors import ConfigurationError
@@ -27,7 +27,7 @@ from ._records import (
     make_record,
 )
 
-__all__ = ["emit", "record_usage"]
+__all__ = ["RecordInput", "emit", "record_usage"]
 
 logger = logging.getLogger("aiusage")
 
@@ -60,35 +60,98 @@ _FIELDS.update(
 _DETAILS = tuple(enumerate(COUNT_NAMES))[2:]  # (index in the counts, name) beyond input, output
 
 
-def emit(
-    usage: Usage,
-    model: str,
-    provider: str,
-    api: str,
-    context: UsageContext | None,
-    ended: float | None = None,
-    latency_ms: float | None = None,
-    service_tier: str | None = None,
-    request_id: str | None = None,
-    error: ErrorInfo | None = None,
-    client_metadata: Mapping[str, Any] | None = None,
-    call_metadata: Mapping[str, Any] | None = None,
-    cost_usd: Decimal | None = None,
-) -> UsageRecord:
-    """Make, price, attribute and queue one record of ``usage`` in ``context`` (``None``:
-    outside any context). Counts must already be validated; nothing here validates.
+class RecordInput:
+    """The values handed to a record: what a call ended with, by name.
 
-    ``ended`` is the ``time.time()`` the call ended at (the record's timestamp; default
-    now); ``cost_usd=None`` prices the record unless its usage is ``missing`` (which stays
+    Positional ``__init__`` in field order (the integrations' settling builds one per call);
+    read by name everywhere.
+    """
+
+    __slots__ = (
+        "api",
+        "call_metadata",
+        "client_metadata",
+        "context",
+        "cost_usd",
+        "ended",
+        "error",
+        "latency_ms",
+        "model",
+        "provider",
+        "request_id",
+        "service_tier",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        usage: Usage,
+        model: str,
+        provider: str,
+        api: str,
+        context: UsageContext | None,
+        ended: float | None = None,
+        latency_ms: float | None = None,
+        service_tier: str | None = None,
+        request_id: str | None = None,
+        error: ErrorInfo | None = None,
+        client_metadata: Mapping[str, Any] | None = None,
+        call_metadata: Mapping[str, Any] | None = None,
+        cost_usd: Decimal | None = None,
+    ) -> None:
+        self.usage = usage
+        """The call's counts (validated)."""
+        self.model = model
+        """The model that served the call."""
+        self.provider = provider
+        """The provider, as genai-prices names it."""
+        self.api = api
+        """The API called."""
+        self.context = context
+        """The usage context the record belongs to (``None``: outside any)."""
+        self.ended = ended
+        """``time.time()`` when the call ended (the record's timestamp; ``None``: now)."""
+        self.latency_ms = latency_ms
+        """Wall time of the call, when measured."""
+        self.service_tier = service_tier
+        """The service tier that served the call."""
+        self.request_id = request_id
+        """The provider's request id."""
+        self.error = error
+        """Why the call failed, or ``None``."""
+        self.client_metadata = client_metadata
+        """The client's default metadata."""
+        self.call_metadata = call_metadata
+        """The call's own metadata."""
+        self.cost_usd = cost_usd
+        """A cost given by hand; ``None`` prices the record."""
+
+
+def emit(values: RecordInput) -> UsageRecord:
+    """Make, price, attribute and queue one record of ``values`` in its context. Counts must
+    already be validated; nothing here validates them (text a server sent is escaped).
+
+    ``values.cost_usd=None`` prices the record unless its usage is ``missing`` (which stays
     unpriced), at Batch API rates inside a batch context.
 
-    Positional parameters, in the order the callers hold them: this is the per-record hot
-    path of :func:`record_usage` (a million records must go through in well under a
-    minute) and of the OpenAI integration's settling, so it avoids keyword binding, helper
-    calls and attribute lookups it can do without.
+    This is the per-record hot path of :func:`record_usage` (a million records must go
+    through in well under a minute) and of every provider's settling, so it reads each
+    value once into a local and avoids helper calls it can do without.
     """
+    usage = values.usage
+    model = values.model
+    provider = values.provider
+    api = values.api
+    ctx = values.context
+    service_tier = values.service_tier
+    request_id = values.request_id
+    error = values.error
+    client_metadata = values.client_metadata
+    call_metadata = values.call_metadata
+    cost_usd = values.cost_usd
+    ended = values.ended
+    latency_ms = values.latency_ms
     config = _settings.current or settings()
-    ctx = context
     is_batch = ctx.batch if ctx is not None else False
     if usage[0] != "manual":  # what a server sent (record_usage checked its arguments)
         if max(usage[1:]) > MAX_COUNT:
@@ -327,25 +390,35 @@ def record_usage(
     call_metadata = validate_metadata(metadata, "record_usage(metadata=...)") if metadata else None
     if _later:
         settle()  # calls that ended before this record come before it
+    context = _current.get()
+    if context is None and _adoptive.context is not None:
+        context = _adopt()  # a thread that inherited no context, during a test (inlined)
     return emit(
-        _new_tuple(  # Usage(...) without the Python frame of a NamedTuple's __new__
-            Usage,
-            (
-                "manual",
-                input_tokens,
-                output_tokens,
-                cached_input_tokens,
-                0,
-                0,
-                reasoning_tokens,
-                *_NO_MORE_DETAILS,
+        RecordInput(  # positional: keyword binding costs a tenth of this call
+            _new_tuple(  # Usage(...) without the Python frame of a NamedTuple's __new__
+                Usage,
+                (
+                    "manual",
+                    input_tokens,
+                    output_tokens,
+                    cached_input_tokens,
+                    0,
+                    0,
+                    reasoning_tokens,
+                    *_NO_MORE_DETAILS,
+                ),
             ),
-        ),
-        model,
-        provider,
-        api,
-        current_or_adoptive(),
-        error=None if error is None else _error(error),
-        call_metadata=call_metadata,
-        cost_usd=None if cost_usd is None else _cost(cost_usd),
+            model,
+            provider,
+            api,
+            context,
+            None,
+            None,
+            None,
+            None,
+            None if error is None else _error(error),
+            None,
+            call_metadata,
+            None if cost_usd is None else _cost(cost_usd),
+        )
     )

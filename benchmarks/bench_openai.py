@@ -36,11 +36,12 @@ from openai._models import FinalRequestOptions, construct_type
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from aiusage_core import Budget, ai_usage_context, configure, wrap_openai
+from aiusage_core._calls import CallStart, PendingCall
 from aiusage_core._delivery import SETTLE_EVERY, settle
-from aiusage_core._openai._call import call_sync
-from aiusage_core._openai._options import DEFAULT_OPTIONS
-from aiusage_core._openai._pending import PendingCall
-from aiusage_core._openai._stream import _CALL_KEY, _chat_chunks, _iterate_sync
+from aiusage_core._providers.openai import OPENAI
+from aiusage_core._sdk._call import call_sync
+from aiusage_core._sdk._stream import _CALL_KEY, _items, _iterate_sync
+from aiusage_core._tracking import DEFAULT_OPTIONS
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 STREAM_CHUNKS = 200
@@ -166,7 +167,7 @@ class _PrebuiltStream:
         self.__dict__[_CALL_KEY] = call
 
     def __iter__(self) -> Iterator[Any]:
-        return _chat_chunks(_plain_loop(_PREBUILT), self.call)
+        return _items(_plain_loop(_PREBUILT), self.call)
 
 
 _tracked_iter = _iterate_sync(_PrebuiltStream)
@@ -175,7 +176,7 @@ _tracked_iter = _iterate_sync(_PrebuiltStream)
 def loop_tracked() -> None:
     """The prebuilt chunks through a bare generator, our stream loop and the ``__iter__``
     that notices a loop left before the end: every layer tracking adds to a stream."""
-    call = PendingCall("chat", "openai", "gpt-4o-mini", None, None, None, time.perf_counter())
+    call = PendingCall(CallStart(OPENAI, "chat", "openai", "gpt-4o-mini", context=None))
     call._open.pop()  # measure the loop, not the record made at its end
     for _ in _tracked_iter(_PrebuiltStream(call)):
         pass
@@ -185,6 +186,9 @@ _PARSED = construct_type(type_=ChatCompletion, value=json.loads(_COMPLETION))
 _OPTIONS = FinalRequestOptions.construct(
     method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": []}
 )
+
+
+_STUB_CLIENT = openai.OpenAI(api_key="sk-bench", base_url="http://bench.invalid/v1")
 
 
 def _stub_send(cast_to: Any, options: Any, **kwargs: Any) -> Any:
@@ -198,7 +202,7 @@ def stub_raw() -> None:
 
 def stub_tracked() -> None:
     """The stub 'request' through our tracking: usage, price, record."""
-    call_sync(None, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {"stream": False})
+    call_sync(OPENAI, _STUB_CLIENT, _stub_send, DEFAULT_OPTIONS, ChatCompletion, _OPTIONS, (), {})
 
 
 def settle_per_call(

@@ -1,10 +1,9 @@
 """The OpenAI client integration (private; the public names live in ``aiusage_core``).
 
-Modules: ``_api`` (the public functions; they import the rest on first use), ``_wrap``
-(per-client tracking), ``_instrument`` (process-wide, opt-in), ``_call`` (one tracked
-request), ``_stream`` (streams and raw responses), ``_pending`` (making each record exactly
-once), ``_extract`` (token counts out of responses), ``_request`` (opt-in body edits),
-``_options``.
+Modules: ``_api`` (the public functions; they import ``_integration``, and with it the
+``openai`` SDK, on first use), ``_extract`` (token counts out of responses), ``_request``
+(opt-in body edits), ``_estimate`` (a request's worst case, for budgets). The adapter the
+engine uses is :mod:`aiusage_core._providers.openai`; the hooks are :mod:`aiusage_core._sdk`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from ._options import UNSET
+from .._tracking import UNSET
 
 if TYPE_CHECKING:
     import openai
@@ -63,7 +63,7 @@ def wrap_openai(
     the earlier ones, options left out keep them. A bad option raises
     :class:`ConfigurationError` (or :class:`MetadataError`) at once.
     """
-    from ._wrap import wrap_openai as wrap
+    from ._integration import wrap_openai as wrap
 
     return wrap(
         client,
@@ -97,7 +97,7 @@ def create_wrapped_openai_client(
 
         client = create_wrapped_openai_client(api_key=..., timeout=30)
     """
-    from ._wrap import create_wrapped_openai_client as create
+    from ._integration import create_wrapped_openai_client as create
 
     if async_:
         return create(async_=True, azure=azure, **openai_kwargs)
@@ -119,7 +119,7 @@ def instrument_openai(
     clients that were not wrapped; a wrapped client keeps its own options and each of its
     calls is counted once. Calling it again updates the options given and keeps the others.
     """
-    from ._instrument import instrument_openai as instrument
+    from ._integration import instrument_openai as instrument
 
     instrument(
         metadata=metadata,
@@ -135,6 +135,6 @@ def uninstrument_openai() -> None:
     A no-op when not instrumented. If another library patched ``request`` on top of ours
     in the meantime, ours stays in its chain but passes every call through untracked.
     """
-    instrumentation = sys.modules.get(f"{__package__}._instrument")
+    instrumentation = sys.modules.get(f"{__package__}._integration")
     if instrumentation is not None:  # never imported: nothing to undo
         instrumentation.uninstrument_openai()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import pydantic
 
 from .._counts import MISSING, Usage
+from .._providers import Read
 
 __all__ = [
     "MISSING",
@@ -35,20 +36,9 @@ __all__ = [
 
 logger = logging.getLogger("aiusage")
 
-Api = Literal["chat", "embeddings", "responses"]
 
-
-class Extracted(NamedTuple):
-    """What a response object says about its call."""
-
-    usage: Usage
-    """Its token counts."""
-    model: str | None
-    """The model that served it, when the response names one."""
-    service_tier: str | None
-    """The service tier that served it, when the response names one."""
-    error: str | None = None
-    """The message of a Responses API ``error`` carried in a response (``status="failed"``)."""
+Extracted = Read
+"""What a response object says about its call (the adapters' :class:`Read`)."""
 
 
 class _Attributes:
@@ -148,7 +138,7 @@ _RESPONSES = (
 )
 
 
-def extract_usage(api: Api, usage: object) -> Usage:
+def extract_usage(api: str, usage: object) -> Usage:
     """Validate the ``usage`` object of a ``chat``, ``embeddings`` or ``responses`` call.
 
     Never raises (see the module docstring for the rules).
@@ -162,7 +152,7 @@ def extract_usage(api: Api, usage: object) -> Usage:
         return MISSING
 
 
-def _extract_usage(api: Api, usage: object) -> Usage:
+def _extract_usage(api: str, usage: object) -> Usage:
     names = _RESPONSES if api == "responses" else _CHAT
     values = _values(usage)
     input_tokens = _core(values.get(names[0]))
@@ -227,7 +217,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def extract(api: Api, response: object) -> Extracted:
+def extract(api: str, response: object) -> Read:
     """Usage, model, service tier (and a Responses error) of a whole response object.
 
     Never raises.
@@ -236,7 +226,7 @@ def extract(api: Api, response: object) -> Extracted:
     return found if found is not None else _extract_any(api, response)
 
 
-def _extract_plain(api: Api, response: object) -> Extracted | None:
+def _extract_plain(api: str, response: object) -> Extracted | None:
     """:func:`extract` of the usual SDK response, in one frame; ``None`` for anything else.
 
     Usual: a pydantic response (with pydantic usage and details, or none) whose counts are
@@ -341,7 +331,7 @@ def _extract_plain(api: Api, response: object) -> Extracted | None:
     return _new_tuple(Extracted, (_new_tuple(Usage, found), model, tier or None, None))
 
 
-def _extract_any(api: Api, response: object) -> Extracted:
+def _extract_any(api: str, response: object) -> Extracted:
     """:func:`extract` of any response: mappings, objects, malformed usage (logged)."""
     try:
         values = _values(response)

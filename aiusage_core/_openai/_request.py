@@ -20,7 +20,7 @@ from .._errors import MetadataError
 from .._metadata import merge_metadata
 from .._recording import _chain_metadata
 from .._records import thaw
-from ._options import TrackingOptions
+from .._tracking import TrackingOptions
 
 __all__ = [
     "MAX_KEYS",

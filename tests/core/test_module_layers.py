@@ -39,6 +39,7 @@ def test_the_settings_module_is_a_leaf_nothing_it_imports_imports_it() -> None:
         "_limits",
         "_metadata",
         "_pricing",
+        "_postgres",
         "_records",
         "_sinks",
         "_sqlite",

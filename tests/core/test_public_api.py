@@ -19,6 +19,9 @@ DESIGN_NAMES = {
     "UsageTotals",
     "Sink",
     "MemorySink",
+    "JsonlSink",
+    "SQLiteSink",
+    "PostgresSink",
     "Budget",
     "BudgetExceededError",
 }

@@ -233,12 +233,12 @@ def test_a_failure_inside_tracking_is_logged_and_never_reaches_the_caller(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import aiusage_core._openai._pending as pending
+    import aiusage_core._calls as calls
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("sink on fire")
 
-    monkeypatch.setattr(pending, "emit", broken)
+    monkeypatch.setattr(calls, "emit", broken)
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True))
     assert completion.choices

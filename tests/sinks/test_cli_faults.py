@@ -103,7 +103,7 @@ def test_reading_a_ledger_leaves_no_wal_or_shm_file(
     assert main(["export", "--ledger", str(path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["usage.db"]
     with Ledger(path) as ledger, pytest.raises(sqlite3.OperationalError, match="readonly"):
-        ledger._conn.execute("DELETE FROM usage_records")
+        ledger._reader._conn.execute("DELETE FROM usage_records")  # type: ignore[attr-defined]
 
 
 def test_a_ledger_being_written_is_read_through_its_wal(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from aiusage_core import (
 from aiusage_core._cli import main as cli
 from aiusage_core._counts import COUNT_NAMES, COUNTS, ENCLOSING, PARTS, Usage, make_usage
 from aiusage_core._delivery import settle
-from aiusage_core._recording import emit
+from aiusage_core._recording import RecordInput, emit
 from aiusage_core._sqlite import COLUMNS
 from pytest_aiusage import strategies as ais
 
@@ -56,13 +56,8 @@ def made_record() -> tuple[UsageRecord, UsageTotals]:
     """A record of ``COUNTS_BY_NAME`` made the way integrations make them, and its context's
     totals."""
     with ai_usage_context("vocabulary") as usage:
-        emit(
-            make_usage("reported", COUNTS_BY_NAME),
-            "claude-haiku-4-5",
-            "anthropic",
-            "messages",
-            usage,
-        )
+        call = make_usage("reported", COUNTS_BY_NAME)
+        emit(RecordInput(call, "claude-haiku-4-5", "anthropic", "messages", usage))
         settle()
         (record,) = usage.records
         totals = usage.totals
@@ -111,7 +106,8 @@ def test_the_price_of_every_count_is_genai_prices_own() -> None:
     for count in COUNTS:
         alone = {name: COUNTS_BY_NAME[name] for name in (count.name, *ENCLOSING[count.name])}
         with ai_usage_context("one count") as usage:
-            emit(make_usage("reported", alone), "claude-haiku-4-5", "anthropic", "messages", usage)
+            alone_usage = make_usage("reported", alone)
+            emit(RecordInput(alone_usage, "claude-haiku-4-5", "anthropic", "messages", usage))
             settle()
             (one,) = usage.records
         by_genai = genai_prices.calc_price(
@@ -188,7 +184,8 @@ def test_the_api_page_lists_every_count_with_its_attribute() -> None:
 
 def test_no_layer_lists_the_counts_by_hand() -> None:
     """A count's name is written out where it is declared, and nowhere else that would have to
-    change with it (the first ledger migration, released, keeps its own copy)."""
+    change with it (the first migration of each ledger, SQLite and PostgreSQL, released,
+    keeps its own copy)."""
     packages = Path(__file__).parents[2]
     places = [
         (path.relative_to(packages).as_posix(), line)
@@ -198,5 +195,9 @@ def test_no_layer_lists_the_counts_by_hand() -> None:
         if re.search(r"\boutput_audio_tokens\b", line)
     ]
     files = sorted({path for path, _ in places})
-    assert files == ["aiusage_core/_counts.py", "aiusage_core/_sqlite.py"], places
-    assert len(places) <= 3, places
+    assert files == [
+        "aiusage_core/_counts.py",
+        "aiusage_core/_postgres.py",
+        "aiusage_core/_sqlite.py",
+    ], places
+    assert len(places) <= 4, places

@@ -1,4 +1,5 @@
-"""The options of :func:`wrap_openai` and :func:`instrument_openai`, validated once."""
+"""The options of the `wrap_*` and `instrument_*` functions, validated once and passed down
+as one object."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .._errors import ConfigurationError
-from .._metadata import validate_metadata
+from ._errors import ConfigurationError
+from ._metadata import validate_metadata
 
 __all__ = ["DEFAULT_OPTIONS", "UNSET", "TrackingOptions", "make_options"]
 

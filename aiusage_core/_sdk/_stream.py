@@ -1,11 +1,13 @@
 """Tracking streams and raw responses without changing what the caller gets.
 
 The caller keeps the SDK's own objects. A ``Stream``/``AsyncStream`` iterates ``_iterator``;
-we put a thin generator around the SDK's iterator there, which notes the usage chunk (chat)
-or the final ``response.*`` event (Responses) and records when the stream ends or fails.
+we put a thin generator around the SDK's iterator there, which hands each item to the
+provider adapter's stream reader (the usage chunk of an OpenAI chat stream, the final
+``response.*`` event of a Responses stream, Anthropic's ``message_*`` events) and records
+when the stream ends or fails.
 Closing is seen on the HTTP response, which every way of closing reaches (``Stream.close``,
 the ``.stream()`` helpers, ``with_streaming_response`` exits). A stream that is dropped
-unfinished is recorded when its :class:`._pending.UnfinishedCall` is garbage-collected.
+unfinished is recorded when its :class:`aiusage_core._calls.UnfinishedCall` is garbage-collected.
 
 Raw responses (``with_raw_response``, ``with_streaming_response``) get their ``parse`` (and,
 for unread bodies, ``read`` and ``close``) hooked on the instance, so the record follows
@@ -21,81 +23,36 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
-from openai import AsyncStream, Stream
-from openai._legacy_response import LegacyAPIResponse
-from openai._response import BaseAPIResponse
 
-from ._pending import PendingCall
+from .._calls import PendingCall
 
 __all__ = ["instrument_stream", "track_raw_response"]
 
 logger = logging.getLogger("aiusage")
 
-_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# -- the per-item loops: keep them minimal, they run for every item -------------------------
 
 
-# -- the per-chunk loops: keep them minimal, they run for every chunk -------------------------
-
-
-def _chat_chunks(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
-    hide = call.hide_usage_chunk
+def _items(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
+    read = call.start.adapter.stream_reader(call.start.api)
     try:
-        for chunk in inner:
-            if getattr(chunk, "usage", None) is not None:
-                call.final = chunk
-                if hide and not getattr(chunk, "choices", None):
-                    continue  # the usage-only chunk we asked for; the caller did not
-            elif call.final is None:
-                # Every chunk names the model and tier that serve the call: a stream that
-                # never reports usage is still filed under them (the usage chunk replaces it).
-                call.final = chunk
-            yield chunk
+        for item in inner:
+            if read(call, item):
+                continue  # an item we asked for and the caller did not
+            yield item
     except Exception as exc:
         call.finish(exc)
         raise
     call.finish()
 
 
-def _response_events(inner: Iterator[Any], call: PendingCall) -> Iterator[Any]:
+async def _async_items(inner: AsyncIterator[Any], call: PendingCall) -> AsyncIterator[Any]:
+    read = call.start.adapter.stream_reader(call.start.api)
     try:
-        for event in inner:
-            kind = getattr(event, "type", None)
-            if kind in _FINAL_EVENTS or (kind == "response.created" and call.final is None):
-                # ``response.created`` names the model and tier before any usage exists.
-                call.final = getattr(event, "response", None)
-            yield event
-    except Exception as exc:
-        call.finish(exc)
-        raise
-    call.finish()
-
-
-async def _async_chat_chunks(inner: AsyncIterator[Any], call: PendingCall) -> AsyncIterator[Any]:
-    hide = call.hide_usage_chunk
-    try:
-        async for chunk in inner:
-            if getattr(chunk, "usage", None) is not None:
-                call.final = chunk
-                if hide and not getattr(chunk, "choices", None):
-                    continue
-            elif call.final is None:
-                call.final = chunk  # the model and tier, until a usage chunk (see above)
-            yield chunk
-    except Exception as exc:
-        call.finish(exc)
-        raise
-    call.finish()
-
-
-async def _async_response_events(
-    inner: AsyncIterator[Any], call: PendingCall
-) -> AsyncIterator[Any]:
-    try:
-        async for event in inner:
-            kind = getattr(event, "type", None)
-            if kind in _FINAL_EVENTS or (kind == "response.created" and call.final is None):
-                call.final = getattr(event, "response", None)
-            yield event
+        async for item in inner:
+            if read(call, item):
+                continue
+            yield item
     except Exception as exc:
         call.finish(exc)
         raise
@@ -163,16 +120,14 @@ def _iterate_async(cls: Any) -> Callable[[Any], AsyncIterator[Any]]:
     return __aiter__
 
 
-def _noticing_class(cls: type) -> type:
+def _noticing_class(cls: type, is_async: bool) -> type:
     """The subclass of a stream class whose iteration tells the call when a loop is left
     before the end (made once per class; no new slots, so ``__class__`` can be swapped)."""
     with _left_lock:
         noticing = _left_classes.get(cls)
         if noticing is None:
             method = (
-                {"__aiter__": _iterate_async(cls)}
-                if issubclass(cls, AsyncStream)
-                else {"__iter__": _iterate_sync(cls)}
+                {"__aiter__": _iterate_async(cls)} if is_async else {"__iter__": _iterate_sync(cls)}
             )
             noticing = type(
                 cls.__name__,
@@ -183,35 +138,31 @@ def _noticing_class(cls: type) -> type:
         return noticing
 
 
-def instrument_stream(stream: Stream[Any] | AsyncStream[Any], call: PendingCall) -> None:
-    """Track ``stream`` (once) for ``call``; ``stream`` stays the SDK's object."""
+def instrument_stream(stream: Any, call: PendingCall) -> None:
+    """Track ``stream`` (the SDK's ``Stream`` or ``AsyncStream``) once for ``call``;
+    ``stream`` stays the SDK's object."""
     if call.inner is not None:
         return  # parse() called again on the same raw response
     response = stream.response
     if call.request_id is None:
-        call.request_id = response.headers.get("x-request-id")
-    if isinstance(stream, AsyncStream):
-        async_inner = stream._iterator
-        call.inner = async_inner
-        loop = _async_chat_chunks if call.api == "chat" else _async_response_events
-        stream._iterator = loop(async_inner, call)
-        _hook_http_close(response, call, is_async=True)
-    else:
-        inner = stream._iterator
-        call.inner = inner
-        sync_loop = _chat_chunks if call.api == "chat" else _response_events
-        stream._iterator = sync_loop(inner, call)
-        _hook_http_close(response, call, is_async=False)
+        call.request_id = response.headers.get(call.start.adapter.request_id_header)
+    is_async = isinstance(stream, call.start.adapter.sdk.streams[1])
+    inner = stream._iterator
+    call.inner = inner
+    stream._iterator = _async_items(inner, call) if is_async else _items(inner, call)
+    _hook_http_close(response, call, is_async=is_async)
     stream.__dict__[_CALL_KEY] = call
-    stream.__class__ = _noticing_class(type(stream))
+    stream.__class__ = _noticing_class(type(stream), is_async)
 
 
 def _instrument_if_stream(result: object, call: PendingCall) -> None:
-    if isinstance(result, Stream | AsyncStream):
+    if isinstance(result, call.start.adapter.sdk.streams):
         try:
             instrument_stream(result, call)
         except Exception:
-            logger.exception("aiusage: tracking an OpenAI stream failed; it is not counted")
+            logger.exception(
+                "aiusage: tracking an %s stream failed; it is not counted", call.start.adapter.name
+            )
 
 
 def _json_body(response: httpx2.Response) -> object:
@@ -244,16 +195,11 @@ def _hook_after(obj: object, name: str, after: Callable[[Any], None], *, is_asyn
         obj.__dict__[name] = hooked
 
 
-def track_raw_response(
-    raw: LegacyAPIResponse[Any] | BaseAPIResponse[Any],
-    call: PendingCall,
-    *,
-    sse: bool,
-    is_async: bool,
-) -> None:
+def track_raw_response(raw: Any, call: PendingCall, *, sse: bool, is_async: bool) -> None:
     """Track a ``with_raw_response`` / ``with_streaming_response`` result for ``call``."""
     http_response = raw.http_response
-    call.request_id = http_response.headers.get("x-request-id")
+    call.request_id = http_response.headers.get(call.start.adapter.request_id_header)
+    legacy = isinstance(raw, call.start.adapter.sdk.legacy_response)
 
     def parsed(result: object) -> None:
         _instrument_if_stream(result, call)
@@ -261,11 +207,10 @@ def track_raw_response(
     if sse:
         # The caller reads the events through parse() (a Stream) or the raw lines. Legacy
         # raw responses parse synchronously even on the async client.
-        legacy = isinstance(raw, LegacyAPIResponse)
         _hook_after(raw, "parse", parsed, is_async=is_async and not legacy)
         _hook_http_close(http_response, call, is_async=is_async)
         return
-    if isinstance(raw, LegacyAPIResponse):
+    if legacy:
         call.final = _json_body(http_response)  # with_raw_response read the body already
         call.finish()
         return
