@@ -122,7 +122,6 @@ class UsageContext:
     # The budgets of this context and its ancestors, outermost first: what a call below it
     # reserves on. Empty (the class default) for most contexts, so calls check it cheaply.
     _budgets: tuple[BudgetState, ...] = ()
-    _adopts: bool = False
     # Usage that reached this adoptive context without propagation: direct calls by thread
     # name, and the root contexts it adopted (their calls are counted when asked).
     _adopted_calls: dict[str, int] | None = None
@@ -139,7 +138,6 @@ class UsageContext:
         sinks: Iterable[Sink] | None = None,
         batch: bool = False,
         budget: Budget | None = None,
-        adopt_threads: bool = False,
     ) -> None:
         if not isinstance(operation_type, str) or not operation_type:
             raise ContextError(f"operation_type must be a non-empty string, not {operation_type!r}")
@@ -157,8 +155,6 @@ class UsageContext:
             self.batch = True
         if budget is not None:
             self._give_budget(budget)
-        if adopt_threads:
-            self._adopts = True
 
     def _unpropagated(self, thread: str, child: UsageContext | None) -> None:
         with _record_lock:
@@ -216,17 +212,6 @@ class UsageContext:
             if parent._budgets:
                 self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
-        if self._adopts:
-            self._start_adopting()
-
-    def _start_adopting(self) -> None:
-        """Take the usage of threads that inherit no context from now until exit."""
-        _adoptive.owner = threading.get_ident()
-        _adoptive.context = self
-
-    def _stop_adopting(self) -> None:
-        if _adoptive.context is self:
-            _adoptive.context = None
 
     def _reentered(self) -> ContextError:
         return ContextError(
@@ -238,8 +223,6 @@ class UsageContext:
     def _detach(self, exc: BaseException | None) -> None:
         """Close the context: remember the exception that left it and deliver records."""
         self._state = _CLOSED
-        if self._adopts:
-            self._stop_adopting()
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
         if _later or _outbox.pending:
@@ -260,8 +243,6 @@ class UsageContext:
                 self._budgets = parent._budgets + self._budgets
         self._state = _OPEN
         self._token = _current.set(self)
-        if self._adopts:
-            self._start_adopting()
         return self
 
     def __exit__(
@@ -284,8 +265,6 @@ class UsageContext:
         self._token = None
         # Inlined _detach: this path runs once per context and sets the overhead floor.
         self._state = _CLOSED
-        if self._adopts:
-            self._stop_adopting()
         if exc is not None and self._error is None:
             self._error = ErrorInfo.from_exception(exc)
         if _later or _outbox.pending:
@@ -472,6 +451,42 @@ def current_context() -> UsageContext | None:
     return _current.get()
 
 
+class _AdoptingContext(UsageContext):
+    """A context opened with ``adopt_threads=True``: while it is open, calls and root
+    contexts of other threads that inherited no context belong to it. A subclass, so that
+    ordinary contexts pay nothing for it on entry and exit."""
+
+    def _adopt_threads(self) -> None:
+        _adoptive.owner = threading.get_ident()
+        _adoptive.context = self
+
+    def _release_threads(self) -> None:
+        if _adoptive.context is self:
+            _adoptive.context = None
+
+    def _attach(self) -> None:
+        super()._attach()
+        self._adopt_threads()
+
+    def _detach(self, exc: BaseException | None) -> None:
+        self._release_threads()
+        super()._detach(exc)
+
+    def __enter__(self) -> UsageContext:
+        super().__enter__()
+        self._adopt_threads()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release_threads()
+        super().__exit__(exc_type, exc, tb)
+
+
 def ai_usage_context(
     operation_type: str,
     *,
@@ -508,9 +523,8 @@ def ai_usage_context(
         or not operation_type
         or not operation_type.isascii()  # __init__ checks it can be encoded
     ):
-        return UsageContext(
-            operation_type, metadata, sinks=sinks, budget=budget, adopt_threads=adopt_threads
-        )
+        kind = _AdoptingContext if adopt_threads else UsageContext
+        return kind(operation_type, metadata, sinks=sinks, budget=budget)
     # The common case, built without a call to __init__ (whose other branches it would skip
     # anyway): that call is a fifth of what a bare ``with ai_usage_context(...)`` costs.
     context: UsageContext = _new_object(UsageContext)
@@ -536,13 +550,13 @@ def batch_ai_usage_context(
     ``batch_id`` is added to the metadata; ``budget`` and ``adopt_threads`` as for
     :func:`ai_usage_context`.
     """
-    return UsageContext(
+    kind = _AdoptingContext if adopt_threads else UsageContext
+    return kind(
         operation_type,
         {**metadata, "batch_id": batch_id},
         sinks=sinks,
         batch=True,
         budget=budget,
-        adopt_threads=adopt_threads,
     )
 
 

@@ -81,7 +81,7 @@ def summary_lines(
         shown = usage.most_expensive(top)
         parts.append(f"most expensive tests (top {len(shown)}):")
         for test in shown:
-            parts.append((test.totals, test.nodeid))
+            parts.append((test.totals, test.label))
             if verbose and test.spend:
                 parts.append(test)
     fixture_totals = SessionUsage(fixtures=usage.fixtures).totals
@@ -112,7 +112,7 @@ def summary_lines(
             f"reached tests without context propagation (counted in them; {verdict}; "
             f"{PROPAGATION_HINT}):"
         )
-        parts.extend(f"  {t.nodeid}: {unpropagated_text(t.unpropagated)}" for t in unpropagated)
+        parts.extend(f"  {t.label}: {unpropagated_text(t.unpropagated)}" for t in unpropagated)
     rows = [p for p in parts if isinstance(p, tuple)]
     # Every amount of the section with the same decimals (totals are sums of the rows, so
     # the rows' decimals write them exactly).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from aiusage_core import (
     UsageContext,
     UsageRecord,
     UsageTotals,
+    ai_usage_context,
     configure,
     settings,
 )
@@ -151,7 +153,7 @@ class SessionState:
                 del item.stash[key]
         # adopt_threads: a call made, or a root context opened, in a thread that did not
         # inherit the test's context (a plain threading.Thread) still belongs to the test.
-        context = UsageContext(item.nodeid, adopt_threads=True)
+        context = ai_usage_context(item.nodeid, adopt_threads=True)
         item.stash[CONTEXT] = context
         context.__enter__()
         self._attempt = context
@@ -393,13 +395,13 @@ class SessionState:
 
     def collect_report(self, report: pytest.TestReport) -> None:
         """Take a test's usage off its teardown report (from this process or a worker)."""
-        payload = getattr(report, PAYLOAD_ATTR, None)
-        if not payload:
-            self.add([NodeUsage(nodeid=report.nodeid)], ())
-            return
+        payload = getattr(report, PAYLOAD_ATTR, None) or {"nodes": ()}
         nodes = [NodeUsage.from_dict(n) for n in payload.get("nodes", ())]
         if not any(n.kind == "test" for n in nodes):
             nodes.insert(0, NodeUsage(nodeid=report.nodeid))
+        rerun = getattr(report, "rerun", 0)  # set by pytest-rerunfailures on every run's reports
+        if rerun:
+            nodes = [replace(n, rerun=rerun) if n.kind == "test" else n for n in nodes]
         self.add(nodes, payload.get("warnings", ()))
 
     def collect_payload(self, payload: Mapping[str, Any]) -> None:
