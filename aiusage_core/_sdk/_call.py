@@ -16,7 +16,15 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .._calls import CallStart, PendingCall, UnfinishedCall, record_response, reserve
+from .._calls import (
+    CallStart,
+    PendingCall,
+    UnfinishedCall,
+    _awaiting,
+    finish_awaited,
+    record_response,
+    reserve,
+)
 from .._context import _adopt, _adoptive, _current
 from .._errors import MetadataError
 from .._providers import Provider
@@ -99,6 +107,10 @@ def call_sync(
     """Run ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
     api = adapter.api_of(options.method, options.url)
     if api is None:
+        if _awaiting.calls:  # a poll may finish a call whose usage came later
+            result = send(cast_to, options, *args, **kwargs)
+            finish_awaited(adapter, result)
+            return result
         return send(cast_to, options, *args, **kwargs)
     start, options = _begin(adapter, client, tracking, api, options)
     if start is None:
@@ -128,6 +140,10 @@ async def call_async(
     """Await ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
     api = adapter.api_of(options.method, options.url)
     if api is None:
+        if _awaiting.calls:  # a poll may finish a call whose usage came later
+            result = await send(cast_to, options, *args, **kwargs)
+            finish_awaited(adapter, result)
+            return result
         return await send(cast_to, options, *args, **kwargs)
     start, options = _begin(adapter, client, tracking, api, options)
     if start is None:
