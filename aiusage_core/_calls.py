@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ._context import UsageContext
 from ._counts import MISSING
 from ._delivery import defer
+from ._estimate import CallEstimate
 from ._recording import RecordInput, emit
 from ._records import ErrorInfo, UsageRecord
 from ._reservations import Reservation
@@ -129,7 +130,23 @@ def reserve(start: CallStart, body: object, extra: Mapping[str, Any] | None) -> 
         return
     from ._reservations import reserve as reserve_on_budgets
 
-    estimate = start.adapter.estimate(start, body, extra)
+    try:
+        estimate = start.adapter.estimate(start, body, extra)
+    except Exception:
+        # A request the adapter cannot read is still checked: its input and output are
+        # bounded only by the model's context window (refused by ``refuse_unbounded``).
+        logger.exception(
+            "aiusage: reading an %s %s request for its budget failed", start.adapter.name, start.api
+        )
+        estimate = CallEstimate(
+            start.provider,
+            start.model,
+            start.api,
+            0,
+            None,
+            1,
+            "a request body aiusage could not read (logged)",
+        )
     start.reservation = reserve_on_budgets(context, estimate)
 
 

@@ -20,6 +20,7 @@ from typing import IO, Any
 from . import __version__
 from ._errors import AIUsageError, LedgerError
 from ._ledger import Ledger, LedgerReport
+from ._ledger_pages import SpendOverTime, render_ledger_html, render_ledger_markdown
 from ._money import cost_of, usd_column
 from ._postgres import PostgresSink, ledger_sink
 from ._records import UsageRecord, UsageTotals
@@ -46,6 +47,7 @@ examples:
   aiusage report --ledger usage.db
   aiusage report --ledger usage.db --by job_id --by model --since 2026-11-01
   aiusage report --by day --where job_id=job-123 --format json
+  aiusage report --by model --format html --period month > usage.html
   AIUSAGE_LEDGER=usage.db aiusage report --by operation_type --format csv
 """
 
@@ -193,9 +195,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
+        choices=("table", "json", "csv", "markdown", "html"),
         default="table",
-        help="output format (default: table)",
+        help="output format (default: table); markdown and html add the spend over time",
+    )
+    report.add_argument(
+        "--period",
+        choices=("day", "month"),
+        default="day",
+        help="markdown and html: the spend over time per day or per month (default: day), "
+        "one series per value of the first --by key that is not day or month (default model)",
     )
 
     export = commands.add_parser(
@@ -339,6 +348,23 @@ def _report(args: argparse.Namespace, out: IO[str]) -> None:
             out.write(_render_json(report, extra))
         elif args.format == "csv":
             out.write(_render_csv(report))
+        elif args.format in ("markdown", "html"):
+            series_key = next((k for k in by if k not in ("day", "month")), "model")
+            over_time = SpendOverTime(
+                ledger.report([args.period, series_key], since=since, until=until, where=where),
+                args.period,
+                series_key,
+            )
+            if args.format == "markdown":
+                out.write(render_ledger_markdown(report, over_time))
+            else:
+                scope = [f"Ledger: {ledger.path}"]
+                if since or until:
+                    scope.append(
+                        f"From {since.isoformat() if since else 'the start'} to "
+                        f"{until.isoformat() if until else 'now'}"
+                    )
+                out.write(render_ledger_html(report, over_time, subtitle=scope))
         else:
             out.write(_render_table(report))
 

@@ -34,6 +34,7 @@ from ._counts import COUNT_NAMES, ENCLOSING, Usage, make_usage
 from ._delivery import _later, settle
 from ._errors import BudgetExceededError
 from ._estimate import CallEstimate
+from ._money import decimals
 from ._money import usd as _usd
 from ._pricing import context_window
 from ._records import money_add, money_multiply
@@ -139,10 +140,10 @@ class _Worst:
         self.output = output
         self.why = why
 
-    def describe(self) -> str:
+    def describe(self, money: Callable[[Decimal], str] = _usd) -> str:
         parts = []
         if self.usd is not None:
-            parts.append(_usd(self.usd))
+            parts.append(money(self.usd))
         if self.input is not None and self.output is not None:
             parts.append(f"input <= {self.input:,} tokens, output <= {self.output:,} tokens")
         return "; ".join(parts)
@@ -321,6 +322,19 @@ def worst_case(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
     return _Worst(usd, inputs, outputs, why)
 
 
+def _worst_or_unknown(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
+    """:func:`worst_case`, or (when working it out fails, which is logged) a worst case
+    that cannot be bounded: a hard budget that limits cost or tokens then refuses the call
+    rather than let it spend unchecked."""
+    try:
+        return worst_case(estimate, budget, batch)
+    except Exception:
+        logger.exception("aiusage: working out the worst case of a call failed")
+        return _Worst(
+            None, None, None, "working out its worst case failed (logged on the aiusage logger)"
+        )
+
+
 def _misfit(state: BudgetState, worst: _Worst) -> tuple[str, Any, Any, Any] | None:
     """``(limit, allowed, spent, reserved)`` of the first limit the call does not fit in
     (lock held), or ``None`` when it fits."""
@@ -360,21 +374,23 @@ def _figures(state: BudgetState, name: str) -> tuple[Any, Any]:
     return state.input + state.output, state.reserved_input + state.reserved_output
 
 
-def _money_or_count(name: str, value: Any) -> str:
-    return _usd(value) if name == "usd" else f"{value:,}"
-
-
 def _refusal(
     state: BudgetState, misfit: tuple[str, Any, Any, Any], worst: _Worst, call: str
 ) -> BudgetExceededError:
     name, allowed, spent, reserved = misfit
     where = state.where
-    figures = (
-        f"spent {_money_or_count(name, spent)}, reserved by calls in flight "
-        f"{_money_or_count(name, reserved)}"
-    )
+    # Every amount of one message with the same decimals (see aiusage_core._money).
+    places = decimals([allowed, spent, reserved, worst.usd]) if name == "usd" else 0
+
+    def money(amount: Decimal) -> str:
+        return _usd(amount, places)
+
+    def figure(value: Any) -> str:
+        return money(value) if name == "usd" else f"{value:,}"
+
+    figures = f"spent {figure(spent)}, reserved by calls in flight {figure(reserved)}"
     if state.exceeded is not None:
-        reason = f"the budget is already exceeded: {name} limit {_money_or_count(name, allowed)}"
+        reason = f"the budget is already exceeded: {name} limit {figure(allowed)}"
         requested = None
     else:
         requested = {
@@ -391,12 +407,12 @@ def _refusal(
         elif requested is None:
             reason = (
                 f"its worst case cannot be bounded under the {name} limit "
-                f"{_money_or_count(name, allowed)}: {worst.why}"
+                f"{figure(allowed)}: {worst.why}"
             )
         else:
             reason = (
-                f"its worst case ({worst.describe()}) does not fit the {name} limit "
-                f"{_money_or_count(name, allowed)}"
+                f"its worst case ({worst.describe(money)}) does not fit the {name} limit "
+                f"{figure(allowed)}"
             )
     verb = "refused" if state.budget.hard else "would refuse (soft budget: sent anyway)"
     message = (
@@ -515,7 +531,7 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
     # (state, the call's worst case under its rules), innermost first: a refusal names the
     # nearest budget that refuses. Budgets with the same rules share one worst case.
     innermost = states[-1]
-    worst = worst_case(estimate, innermost.budget, batch)
+    worst = _worst_or_unknown(estimate, innermost.budget, batch)
     pairs: list[tuple[BudgetState, _Worst]] = [(innermost, worst)]
     if len(states) > 1:
         rules = innermost.budget.output_cap, innermost.budget.refuse_unbounded
@@ -524,7 +540,7 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
             rules = state.budget.output_cap, state.budget.refuse_unbounded
             found = worsts.get(rules)
             if found is None:
-                found = worsts[rules] = worst_case(estimate, state.budget, batch)
+                found = worsts[rules] = _worst_or_unknown(estimate, state.budget, batch)
             pairs.append((state, found))
     for attempt in (1, 2):
         soft: list[tuple[BudgetState, tuple[str, Any, Any, Any], _Worst]] = []

@@ -53,6 +53,7 @@ BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
 
 PEERS: dict[str, list[str]] = {
     "aiusage": [],
+    "aiusage-budget": [],
     "langchain": ["langchain-openai==1.7.4", "langchain-community==0.4.2"],
     "shekel": ["shekel==1.2.0"],
     # 2.4b0 imports opentelemetry.util.genai.instruments, which util-genai 1.2b0 removed.
@@ -66,12 +67,17 @@ PEERS: dict[str, list[str]] = {
 
 SCOPES = {
     "aiusage": "`with ai_usage_context(...)`",
+    "aiusage-budget": "`with ai_usage_context(..., budget=Budget(usd=...))`",
     "langchain": "`with get_openai_callback()`",
     "shekel": "`with budget(max_usd=...)`",
     "opentelemetry": "`with tracer.start_as_current_span(...)` (no usage scope)",
 }
 TRACKING = {
     "aiusage": "`wrap_openai(client)` in a usage context",
+    "aiusage-budget": (
+        "the same in a context with a hard budget (each call reserves its worst case before "
+        "it is sent)"
+    ),
     "langchain": "`ChatOpenAI(http_client=...)` in `get_openai_callback()`",
     "shekel": "raw client in `budget()` (shekel patches the SDK on entry)",
     "opentelemetry": "`OpenAIInstrumentor().instrument()` (spans to a no-op exporter)",
@@ -188,12 +194,14 @@ def measure(peer: str, rounds: int) -> dict[str, Any]:
     stack = contextlib.ExitStack()
     scope: Callable[[], Any]
 
-    if peer == "aiusage":
-        from aiusage_core import ai_usage_context, configure, wrap_openai
+    if peer in ("aiusage", "aiusage-budget"):
+        from aiusage_core import Budget, ai_usage_context, configure, wrap_openai
 
         configure(sinks=[])
         tracked = wrap_openai(_make_sdk_client(bench_openai._handler))
-        scope = lambda: ai_usage_context("bench")  # noqa: E731
+        # As shekel's: a limit the run never reaches, so every call reserves and releases.
+        limit = Budget(usd=1_000) if peer == "aiusage-budget" else None
+        scope = lambda: ai_usage_context("bench", budget=limit)  # noqa: E731
         call, stream = _sdk_calls(lambda **kw: tracked.chat.completions.create(**kw))
         base_call, base_stream = raw_call, raw_stream
         with ai_usage_context("check") as check:
@@ -292,7 +300,7 @@ def measure(peer: str, rounds: int) -> dict[str, Any]:
     with stack:
         call_pair = paired(base_call, call, calls=rounds * 20)
         result["chat_call"] = _figure(call_pair)
-        if peer == "aiusage":
+        if peer in ("aiusage", "aiusage-budget"):
             # aiusage makes its records in batches, in one call of SETTLE_EVERY, which a
             # median of paired calls leaves out: add the batch work per call, timed alone.
             settled = bench_openai.settle_per_call(tracked, batches=rounds)

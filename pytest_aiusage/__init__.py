@@ -12,7 +12,7 @@ from aiusage_core import __version__
 from ._budget import Budget
 from ._cassettes._matchers import openai_vcr_config
 from ._fixture import AIUsage
-from ._results import NodeUsage, SessionUsage
+from ._results import NodeUsage, SessionUsage, report_schema
 
 __all__ = [
     "AIUsage",
@@ -21,4 +21,5 @@ __all__ = [
     "SessionUsage",
     "__version__",
     "openai_vcr_config",
+    "report_schema",
 ]

@@ -45,6 +45,7 @@ from ._results import SessionUsage, totals_from_dict, totals_to_dict
 
 __all__ = [
     "BASELINE_FORMAT",
+    "BASELINE_SETTINGS",
     "BASELINE_VERSION",
     "DEFAULT_BASELINE_DIR",
     "METRICS",
@@ -60,7 +61,9 @@ __all__ = [
     "compare",
     "comparison_lines",
     "load_baseline",
+    "metric_value",
     "parse_thresholds",
+    "percent_change",
     "read_baseline_settings",
     "register_baselines",
     "save_baseline",
@@ -171,11 +174,12 @@ class Threshold:
 
     def exceeded(self, before: UsageTotals, after: UsageTotals) -> bool:
         """Whether going from ``before`` to ``after`` regresses past this threshold."""
-        old, new = _metric(before, self.metric), _metric(after, self.metric)
+        old, new = metric_value(before, self.metric), metric_value(after, self.metric)
         return new - old > self.allowed(old)
 
 
-def _metric(totals: UsageTotals, metric: str) -> Decimal:
+def metric_value(totals: UsageTotals, metric: str) -> Decimal:
+    """The figure ``metric`` (``usd``, ``tokens``, ...) of ``totals``."""
     return Decimal(METRICS[metric][1](totals))
 
 
@@ -504,7 +508,8 @@ def _signed(value: int) -> str:
     return f"{value:+,}" if value else "0"
 
 
-def _percent(before: Decimal, after: Decimal) -> str:
+def percent_change(before: Decimal, after: Decimal) -> str:
+    """``+3.3%``, ``0%``, ``+inf%`` (growth from zero)."""
     if before == after:
         return "0%"
     if not before:
@@ -515,7 +520,7 @@ def _percent(before: Decimal, after: Decimal) -> str:
 
 def _regression_line(regression: Regression) -> str:
     metric = regression.threshold.metric
-    before, after = _metric(regression.before, metric), _metric(regression.after, metric)
+    before, after = metric_value(regression.before, metric), metric_value(regression.after, metric)
     delta = after - before
     if metric == "usd":
         places = decimals([before, after, delta])
@@ -525,7 +530,7 @@ def _regression_line(regression: Regression) -> str:
         old, new, signed = count(int(before)), count(int(after)), _signed(int(delta))
     return (
         f"  {regression.nodeid}: {METRICS[metric][0]} {old} -> {new} "
-        f"({signed}, {_percent(before, after)}) > {regression.threshold}"
+        f"({signed}, {percent_change(before, after)}) > {regression.threshold}"
     )
 
 
@@ -542,7 +547,7 @@ def _table(changed: Sequence[tuple[Figures, Figures]]) -> list[str]:
                 after.nodeid,
                 costs[i],
                 costs[len(changed) + i],
-                _percent(b.cost_usd, a.cost_usd),
+                percent_change(b.cost_usd, a.cost_usd),
                 _signed(a.total_tokens - b.total_tokens),
                 _signed(a.calls - b.calls),
             )
@@ -614,7 +619,7 @@ def comparison_lines(
     places = decimals([old.cost_usd, new.cost_usd])
     lines.append(
         f"total: {cost_text(old, places)} -> {cost_text(new, places)} "
-        f"({_percent(old.cost_usd, new.cost_usd)}), "
+        f"({percent_change(old.cost_usd, new.cost_usd)}), "
         f"tokens {_signed(new.total_tokens - old.total_tokens)}, "
         f"calls {_signed(new.calls - old.calls)}"
     )
@@ -792,9 +797,15 @@ class BaselineReporter:
         write_summary(terminalreporter, self._lines, title=TITLE)
 
 
+BASELINE_SETTINGS = pytest.StashKey[BaselineSettings]()
+"""The checked baseline options, in ``config.stash`` when a baseline is saved or compared
+with (the HTML and Markdown reports show the comparison too)."""
+
+
 def register_baselines(config: pytest.Config, usage: Callable[[], SessionUsage]) -> None:
     """In the process that reports: check the baseline options and, when a baseline is saved
     or compared with, register the hooks that do it."""
     settings = read_baseline_settings(config)
     if settings is not None:
+        config.stash[BASELINE_SETTINGS] = settings
         config.pluginmanager.register(BaselineReporter(config, settings, usage), "aiusage-baseline")

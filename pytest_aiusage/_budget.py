@@ -206,10 +206,18 @@ class Budget:
                     found.append(f"{_WHAT[name]} {count(int(measured))} > limit {count(limit)}")
         return found
 
+    def limits(self) -> dict[str, Decimal | int]:
+        """The limits set, by name, in the order of :data:`LIMITS`."""
+        return {n: getattr(self, n) for n in LIMITS if getattr(self, n) is not None}
+
+    def exceeded(self, totals: UsageTotals) -> tuple[str, ...]:
+        """The names of the limits ``totals`` goes over."""
+        return tuple(n for n, limit in self.limits().items() if _measure(totals, n) > limit)
+
     def crossings(self, records: Sequence[UsageRecord]) -> dict[str, int]:
         """For each limit ``records`` go over: the index of the record whose call took the
         running total past it."""
-        limits = {n: getattr(self, n) for n in LIMITS if getattr(self, n) is not None}
+        limits = self.limits()
         found: dict[str, int] = {}
         running = TotalsAccumulator()
         for index, record in enumerate(records):

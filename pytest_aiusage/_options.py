@@ -44,6 +44,14 @@ HELP_JSON_CALLS = (
     "list every call (time, operation, model, tokens, cost, request id) per test in the JSON "
     "report and in the HTML report."
 )
+HELP_HTML = (
+    "write a self-contained HTML report (totals, cost by model and operation, every test in "
+    "a sortable table with its budget) to this file."
+)
+HELP_SUMMARY = (
+    "write a Markdown summary (totals, budget failures, most expensive tests, baseline "
+    "regressions) to this file; it is also added to $GITHUB_STEP_SUMMARY when that is set."
+)
 HELP_STRICT = (
     "fail a test during which an AI call was made outside any usage context (e.g. in a thread "
     "not started with aiusage_core.propagate)."
@@ -94,6 +102,16 @@ def add_options(parser: pytest.Parser) -> None:
         "--aiusage-json", metavar="PATH", dest="aiusage_json", default=None, help=HELP_JSON
     )
     group.addoption(
+        "--aiusage-html", metavar="PATH", dest="aiusage_html", default=None, help=HELP_HTML
+    )
+    group.addoption(
+        "--aiusage-summary",
+        metavar="PATH",
+        dest="aiusage_summary",
+        default=None,
+        help=HELP_SUMMARY,
+    )
+    group.addoption(
         "--aiusage-json-calls",
         action="store_true",
         dest="aiusage_json_calls",
@@ -113,6 +131,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("aiusage_hard_budget", HELP_HARD_BUDGET, type="bool", default=False)
     parser.addini("aiusage_top", HELP_TOP, type="string", default=str(_DEFAULT_TOP))
     parser.addini("aiusage_json", HELP_JSON, type="string", default="")
+    parser.addini("aiusage_html", HELP_HTML, type="string", default="")
+    parser.addini("aiusage_summary", HELP_SUMMARY, type="string", default="")
     parser.addini("aiusage_json_calls", HELP_JSON_CALLS, type="bool", default=False)
     parser.addini("aiusage_strict", HELP_STRICT, type="bool", default=False)
 
@@ -138,6 +158,10 @@ class Options:
     """How many of the most expensive tests the summary lists."""
     json_path: Path | None
     """Where to write the JSON report, or ``None``."""
+    html_path: Path | None
+    """Where to write the HTML report, or ``None``."""
+    summary_path: Path | None
+    """Where to write the Markdown summary, or ``None``."""
     json_calls: bool
     """Whether the reports list every call."""
     strict: bool
@@ -150,6 +174,19 @@ def _pick(config: pytest.Config, name: str) -> tuple[object, str]:
     if value is not None:
         return value, f"--{name.replace('_', '-')}"
     return config.getini(name), f"ini {name}"
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    """A file option: relative to the invocation directory on the command line, to the ini
+    file's directory in the ini file."""
+    raw = config.getoption(name)
+    if raw:
+        return config.invocation_params.dir / str(raw)
+    ini = str(config.getini(name) or "").strip()
+    if ini:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return base / ini
+    return None
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -180,14 +217,7 @@ def _read(config: pytest.Config) -> Options:
     raw, label = _pick(config, "aiusage_top")
     top = parse_whole(raw, label) if str(raw).strip() else _DEFAULT_TOP
 
-    json_path: Path | None = None
-    raw = config.getoption("aiusage_json")
-    ini_json = str(config.getini("aiusage_json") or "").strip()
-    if raw:
-        json_path = config.invocation_params.dir / str(raw)
-    elif ini_json:
-        base = config.inipath.parent if config.inipath is not None else config.rootpath
-        json_path = base / ini_json
+    json_path = _path(config, "aiusage_json")
 
     raw = config.getoption("aiusage_json_calls")
     json_calls = bool(config.getini("aiusage_json_calls")) if raw is None else bool(raw)
@@ -211,6 +241,8 @@ def _read(config: pytest.Config) -> Options:
         hard_budget=hard_budget,
         top=top,
         json_path=json_path,
+        html_path=_path(config, "aiusage_html"),
+        summary_path=_path(config, "aiusage_summary"),
         json_calls=json_calls,
         strict=strict,
     )

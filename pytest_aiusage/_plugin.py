@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from aiusage_core._money import cost_text
+from aiusage_core._render import escape
+
 from . import _hooks
 from ._baseline import add_baseline_options, register_baselines
 from ._fixture import ai_usage
@@ -148,6 +151,7 @@ def pytest_terminal_summary(
             stop_message=state.stop_message,
             json_path=state.options.json_path,
             json_error=state.json_error,
+            written=state.written,
         ),
     )
     config.hook.pytest_aiusage_summary(
@@ -177,9 +181,22 @@ class _Reporting:
     def __init__(self, state: SessionState) -> None:
         self._state = state
 
+    # First, so that other plugins reporting on the teardown (pytest-html) find the usage.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
             self._state.collect_report(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        # pytest-html's report gains a sortable "AI cost" column after the test id.
+        cells.insert(2, '<th class="sortable" data-column-type="aicost">AI cost</th>')
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        usage = self._state.test_usage(report.nodeid)
+        text = cost_text(usage.totals) if usage is not None else ""
+        cells.insert(2, f'<td class="col-aicost">{escape(text)}</td>')
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

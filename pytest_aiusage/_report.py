@@ -60,13 +60,20 @@ def summary_lines(
     stop_message: str | None = None,
     json_path: Path | None = None,
     json_error: str | None = None,
+    written: Sequence[str] = (),
 ) -> list[str]:
     """The lines of the terminal section; none when the run made no AI call (and nothing
     went wrong). ``json_error``: why the JSON report at ``json_path`` was not written.
 
     Every amount in the section has the same number of decimals; ``verbose`` adds, under
     each of the most expensive tests, what spent its money (operation and model)."""
-    if not usage.used_ai and not warnings and stop_message is None and json_error is None:
+    if (
+        not usage.used_ai
+        and not warnings
+        and stop_message is None
+        and json_error is None
+        and not written
+    ):
         return []
     totals = usage.totals
     used = [t for t in usage.tests if t.calls]
@@ -147,6 +154,7 @@ def summary_lines(
         lines.append(f"error: {json_error}")
     elif json_path is not None:
         lines.append(f"JSON report: {json_path}")
+    lines.extend(written)
     return lines
 
 

@@ -7,13 +7,16 @@ an exact JSON form (money as decimal strings).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
+from aiusage_core._money import decimal_str
 
 from ._format import by_model, totals_from_dict, totals_to_dict
 from ._spend import Call, Spend, by_operation, calls_of, spend_of
@@ -23,6 +26,7 @@ __all__ = [
     "NodeKind",
     "NodeUsage",
     "SessionUsage",
+    "report_schema",
     "totals_from_dict",
     "totals_to_dict",
 ]
@@ -30,12 +34,25 @@ __all__ = [
 JSON_VERSION = 1
 """The ``version`` of the JSON report; bumped only when a field is removed or changes meaning."""
 
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the ``--aiusage-json`` report (shipped in the package as
+    ``pytest_aiusage/report.schema.json``). ::
+
+        jsonschema.validate(json.load(open("ai-usage.json")), report_schema())
+    """
+    text = resources.files(__package__).joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 NodeKind = Literal["test", "fixture", "outside"]
 """What a :class:`NodeUsage` describes: a test, a wider-scoped fixture, or calls made outside
 any usage context."""
 
 _NO_MODELS: Mapping[str, UsageTotals] = MappingProxyType({})
 _NO_THREADS: Mapping[str, int] = MappingProxyType({})
+_NO_LIMITS: Mapping[str, Decimal | int] = MappingProxyType({})
 _EMPTY = UsageTotals()
 
 
@@ -77,6 +94,10 @@ class NodeUsage:
     ``1`` the first rerun, ...). Each run has its own usage and its own budget verdict."""
     call_log: tuple[Call, ...] = ()
     """Every call, in order (only with ``--aiusage-json-calls``)."""
+    budget: Mapping[str, Decimal | int] = field(default_factory=lambda: _NO_LIMITS, hash=False)
+    """For a test: the limits of its AI budget (``usd``, ``tokens``, ...) that are set."""
+    over_budget: tuple[str, ...] = ()
+    """For a test: the names of the limits its usage went over."""
 
     @classmethod
     def of_records(
@@ -154,6 +175,11 @@ class NodeUsage:
             data["rerun"] = self.rerun
         if self.call_log:
             data["call_log"] = [c.to_dict() for c in self.call_log]
+        if self.budget:
+            data["budget"] = {
+                n: decimal_str(v) if isinstance(v, Decimal) else v for n, v in self.budget.items()
+            }
+            data["over_budget"] = list(self.over_budget)
         data["kind"] = self.kind
         for name in ("scope", "phase", "during"):
             value = getattr(self, name)
@@ -183,6 +209,13 @@ class NodeUsage:
             ),
             rerun=int(data.get("rerun", 0)),
             call_log=tuple(Call.from_dict(c) for c in data.get("call_log", ())),
+            budget=MappingProxyType(
+                {
+                    str(n): Decimal(str(v)) if n == "usd" else int(v)
+                    for n, v in (data.get("budget") or {}).items()
+                }
+            ),
+            over_budget=tuple(str(n) for n in data.get("over_budget", ())),
         )
 
 
@@ -246,6 +279,7 @@ class SessionUsage:
             "fixtures": [f.to_dict() for f in self.fixtures],
             "outside": [o.to_dict() for o in self.outside],
             "by_model": {model: totals_to_dict(t) for model, t in self.by_model().items()},
+            "by_operation": {op: totals_to_dict(t) for op, t in self.by_operation().items()},
         }
 
     @classmethod

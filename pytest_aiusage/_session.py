@@ -37,6 +37,7 @@ from aiusage_core._money import decimal_str, usd_each
 from ._budget import ResolvedBudget, check_budget, marker_hard, marker_layers
 from ._format import PROPAGATION_HINT, by_model, calls_summary, unpropagated_text
 from ._options import Options
+from ._outputs import write_outputs
 from ._report import write_json
 from ._results import NodeUsage, SessionUsage
 from ._scopes import Detached, open_detached
@@ -101,6 +102,9 @@ class SessionState:
         """Sums over everything received so far (what the session budget is checked on)."""
         self.stop_message: str | None = None
         self.json_error: str | None = None
+        self._tests: dict[str, NodeUsage] = {}
+        self.written: list[str] = []
+        """What the HTML report and Markdown summary writers said (paths, errors)."""
         """Why the JSON report could not be written, if it could not."""
         self._resolver: PriceResolver | None = None
         self._previous_resolver: PriceResolver | None = None
@@ -231,11 +235,15 @@ class SessionState:
         totals = context.totals
         if not totals.calls:
             return
+        resolved = item.stash.get(BUDGET, None)
+        budget = resolved.budget if resolved is not None else None
         usage = NodeUsage.of_records(
             item.nodeid,
             context.records,
             with_calls=self.options.json_calls,
             unpropagated=MappingProxyType(context.unpropagated),
+            budget=MappingProxyType(budget.limits() if budget is not None else {}),
+            over_budget=budget.exceeded(totals) if budget is not None else (),
         )
         item.stash[_USAGE] = usage
         item.user_properties.extend(
@@ -414,6 +422,8 @@ class SessionState:
         hook = self.config.hook.pytest_aiusage_node_usage
         for node in nodes:
             self._nodes.append(node)
+            if node.kind == "test":
+                self._tests[node.nodeid] = node
             if node.totals.calls:
                 self.totals = self.totals + node.totals  # exact: UsageTotals adds money exactly
             hook(usage=node, config=self.config)
@@ -463,8 +473,15 @@ class SessionState:
             except OSError as exc:
                 self.json_error = f"the JSON report could not be written to {path}: {exc}"
                 failed = True
+        self.written = write_outputs(self.config, self.options, usage)
+        if any(line.startswith("error:") for line in self.written):
+            failed = True
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def test_usage(self, nodeid: str) -> NodeUsage | None:
+        """The usage of the test ``nodeid`` received so far (its last run), if any."""
+        return self._tests.get(nodeid)
 
     def snapshot(self) -> SessionUsage:
         """The session's usage so far."""

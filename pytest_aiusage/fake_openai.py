@@ -11,6 +11,16 @@ first ``GET /v1/responses/{id}`` says ``in_progress``, the next ones ``completed
 the usage, as a poll of the real API would; ``POST /v1/responses/{id}/cancel`` before that
 cancels it (no usage).
 
+It also speaks Anthropic's wire format at :attr:`FakeOpenAI.anthropic_url` (the same server;
+:class:`FakeAnthropic` is the server whose :attr:`~FakeAnthropic.url` is that one):
+``POST /v1/messages`` (JSON and SSE events), ``/v1/messages/count_tokens`` and message
+batches (create, retrieve, results as JSON Lines), with or without ``?beta=true``. Its
+replies carry a ``request-id`` header and errors in Anthropic's shape
+(``{"type": "error", "error": {"type": ..., "message": ...}}``); usage follows Anthropic's
+convention (``input_tokens`` excludes the ``cache_creation_input_tokens`` and
+``cache_read_input_tokens`` beside it) and a stream's ``message_delta`` repeats the
+cumulative counts.
+
 Example::
 
     with FakeOpenAI() as server:
@@ -38,7 +48,6 @@ Default behaviour of unscripted requests:
 from __future__ import annotations
 
 import base64
-import enum
 import gzip
 import hashlib
 import json
@@ -49,21 +58,43 @@ import struct
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from ._fake_anthropic import PREFIX, AnthropicApi, AnthropicError, error_body
+from ._fake_wire import (
+    NO_USAGE,
+    UNSCRIPTED,
+    Ids,
+    NoUsage,
+    Script,
+    count_tokens,
+    default_content,
+    dumps,
+    parse_json,
+    pieces,
+    sse_data,
+    sse_event,
+    texts,
+)
+from ._fake_wire import (
+    prompt_tokens as count_prompt_tokens,
+)
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
+    "ANTHROPIC_ORGANIZATION_ID",
     "CREATED_AT",
     "DEFAULT_EMBEDDING_DIMENSIONS",
     "MODEL_SNAPSHOTS",
     "NO_USAGE",
+    "FakeAnthropic",
     "FakeOpenAI",
     "NoUsage",
     "ReceivedRequest",
@@ -71,6 +102,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger("aiusage.fake_openai")
+
+ANTHROPIC_ORGANIZATION_ID: Final = "9a3c1e52-6f1d-4b8e-a7c0-2d5e8f4b1a63"
+"""The ``anthropic-organization-id`` header of every Anthropic reply (made up, fixed)."""
 
 CREATED_AT: Final = 1_700_000_000
 """The fixed ``created`` / ``created_at`` timestamp of every object the server returns."""
@@ -101,34 +135,7 @@ MODEL_SNAPSHOTS: Final[Mapping[str, str]] = MappingProxyType(
 model name is echoed unchanged."""
 
 
-class NoUsage(enum.Enum):
-    """Type of :data:`NO_USAGE`; a one-member enum so that mypy can narrow on it."""
-
-    NO_USAGE = "NO_USAGE"
-
-
-NO_USAGE: Final = NoUsage.NO_USAGE
-"""Pass as ``reply(usage=NO_USAGE)`` to send a response with no ``usage`` key at all (and, in
-a chat stream, no usage chunk even when the client asked for one)."""
-
-_TOKEN_PATTERN: Final = re.compile(r"\w+|[^\w\s]")
-_MESSAGE_OVERHEAD: Final = 3
-_REPLY_PRIMING: Final = 3
-_DEFAULT_REPLY: Final = "Hello from FakeOpenAI."
-_ECHO_LIMIT: Final = 80
 _POLL_INTERVAL: Final = 0.02
-
-
-def count_tokens(text: str) -> int:
-    """Count tokens the way the fake server does: each run of word characters is one token,
-    and so is each other non-space character.
-
-    It is deterministic and roughly tiktoken-sized for English, which is all tests need::
-
-        >>> count_tokens("Hello, world!")
-        4
-    """
-    return len(_TOKEN_PATTERN.findall(text))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,25 +154,6 @@ class ReceivedRequest:
     """The body parsed as JSON, or ``None`` when it is empty or not JSON."""
     body: bytes
     """The raw request body."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Script:
-    """What :meth:`FakeOpenAI.reply` queued; the defaults describe an unscripted request."""
-
-    content: str | None = None
-    model: str | None = None
-    usage: Mapping[str, Any] | NoUsage | None = None
-    service_tier: str | None = None
-    status: int = 200
-    error: Mapping[str, Any] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    include_usage_in_stream: bool | None = None
-    drop_connection: bool = False
-
-
-_UNSCRIPTED: Final = _Script()
 
 
 class _ApiError(Exception):
@@ -198,20 +186,6 @@ class _RequestHandler(WSGIRequestHandler):
         _log.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
 
 
-class _Ids:
-    """Deterministic identifiers for one request."""
-
-    def __init__(self, seed: bytes) -> None:
-        self._seed = seed
-
-    def hex(self, label: str, length: int) -> str:
-        """``length`` hex digits derived from the request and ``label``."""
-        digest = hashlib.sha256(self._seed + label.encode()).hexdigest()
-        while len(digest) < length:
-            digest += hashlib.sha256(digest.encode()).hexdigest()
-        return digest[:length]
-
-
 class FakeOpenAI:
     """A threaded werkzeug server on ``host`` answering like the OpenAI API.
 
@@ -227,13 +201,14 @@ class FakeOpenAI:
         self._port = port
         self._gzip = gzip
         self._lock = threading.Lock()
-        self._scripts: deque[_Script] = deque()
+        self._scripts: deque[Script] = deque()
         self._requests: list[ReceivedRequest] = []
         self._seen: Counter[bytes] = Counter()
         # Background responses by id: the finished response, and how often it was polled.
         self._background: dict[str, list[Any]] = {}
         self._stopping = threading.Event()
         self._server: BaseWSGIServer | None = None
+        self._anthropic = AnthropicApi()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -289,10 +264,19 @@ class FakeOpenAI:
     @property
     def url(self) -> str:
         """The ``base_url`` to give the SDK, e.g. ``"http://127.0.0.1:54321/v1"``."""
+        return f"{self._root()}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        """The ``base_url`` to give the ``anthropic`` SDK, e.g. ``"http://127.0.0.1:54321"``
+        (it adds ``/v1/messages`` itself)."""
+        return self._root()
+
+    def _root(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not running; call start() or use it in a with")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._server.server_port}/v1"
+        return f"http://{host}:{self._server.server_port}"
 
     # -- scripting and inspection -------------------------------------------------------
 
@@ -326,20 +310,24 @@ class FakeOpenAI:
 
         Arguments left at their default keep the unscripted behaviour:
 
-        * ``content``: the reply text (chat and responses; ignored by embeddings).
+        * ``content``: the reply text (chat, responses and messages; ignored by embeddings).
         * ``model``: the response ``model``, verbatim (no snapshot mapping).
         * ``usage``: the usage object in the endpoint's wire shape, sent verbatim except
-          that ``total_tokens`` is filled in when absent and both halves are integers;
-          :data:`NO_USAGE` sends no usage at all.
-        * ``service_tier``: the response ``service_tier``.
-        * ``status``: HTTP status; from 400 the body is OpenAI's error JSON, whose fields
-          default by status and are overridden by ``error`` (``message``, ``type``,
-          ``param``, ``code``).
+          that ``total_tokens`` is filled in when absent and both halves are integers
+          (OpenAI's endpoints); :data:`NO_USAGE` sends no usage at all. An Anthropic
+          stream sends it in ``message_start`` (with one output token, and without
+          ``server_tool_use``) and its counts again in ``message_delta``; a message batch
+          gives it to every result.
+        * ``service_tier``: the response ``service_tier`` (Anthropic: ``usage.service_tier``
+          of unscripted usage).
+        * ``status``: HTTP status; from 400 the body is the provider's error JSON, whose
+          fields default by status and are overridden by ``error`` (OpenAI's ``message``,
+          ``type``, ``param``, ``code``; Anthropic's ``type``, ``message``).
         * ``headers``: extra response headers, overriding the defaults.
         * ``delay``: seconds to wait before answering (for client timeouts).
-        * ``include_usage_in_stream``: force the chat stream's usage chunk on or off instead
-          of following ``stream_options.include_usage``; ``False`` also drops usage from
-          a Responses stream's ``response.completed`` event.
+        * ``include_usage_in_stream`` (OpenAI only): force the chat stream's usage chunk on
+          or off instead of following ``stream_options.include_usage``; ``False`` also
+          drops usage from a Responses stream's ``response.completed`` event.
         * ``drop_connection``: close the connection without any response.
         """
         if not 200 <= status <= 599:
@@ -348,7 +336,7 @@ class FakeOpenAI:
             raise ValueError(f"error needs an error status (>= 400), got status={status!r}")
         if not (math.isfinite(delay) and delay >= 0):
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
-        script = _Script(
+        script = Script(
             content=content,
             model=model,
             usage=usage,
@@ -370,6 +358,7 @@ class FakeOpenAI:
             self._requests.clear()
             self._seen.clear()
             self._background.clear()
+        self._anthropic.reset()
 
     # -- serving ------------------------------------------------------------------------
 
@@ -385,7 +374,7 @@ class FakeOpenAI:
             path=request.path,
             headers={name.lower(): value for name, value in request.headers.items()},
             query=request.args.to_dict(),
-            json=_parse_json(body),
+            json=parse_json(body),
             body=body,
         )
         key = hashlib.sha256(
@@ -393,27 +382,19 @@ class FakeOpenAI:
         ).digest()
         with self._lock:
             self._requests.append(received)
-            script = self._scripts.popleft() if self._scripts else _UNSCRIPTED
+            script = self._scripts.popleft() if self._scripts else UNSCRIPTED
             self._seen[key] += 1
-            ids = _Ids(key + self._seen[key].to_bytes(8, "big"))
+            ids = Ids(key + self._seen[key].to_bytes(8, "big"))
 
         if script.delay:
             self._stopping.wait(script.delay)
         if script.drop_connection:
             raise _DropConnection("FakeOpenAI: scripted drop_connection")
 
-        try:
-            response = self._route(request, received, script, ids)
-        except _ApiError as exc:
-            response = _json_response(exc.status, {"error": exc.error})
-        except Exception:
-            _log.exception("FakeOpenAI failed to answer %s %s", request.method, request.path)
-            response = _json_response(500, {"error": _error_object(500, None)})
-
-        processing_ms = int(script.delay * 1000) + int(ids.hex("processing", 2), 16) % 90 + 10
-        response.headers["x-request-id"] = f"req_{ids.hex('request', 32)}"
-        response.headers["openai-processing-ms"] = str(processing_ms)
-        response.headers["openai-version"] = "2020-10-01"
+        if request.path.startswith(PREFIX):
+            response = self._anthropic_response(request, received, script, ids)
+        else:
+            response = self._openai_response(request, received, script, ids)
         if self._gzip and not response.is_streamed and request.accept_encodings.quality("gzip") > 0:
             response.set_data(gzip.compress(response.get_data(), mtime=0))
             response.headers["content-encoding"] = "gzip"
@@ -421,8 +402,64 @@ class FakeOpenAI:
         response.headers.update(script.headers)
         return response
 
+    def _openai_response(
+        self, request: Request, received: ReceivedRequest, script: Script, ids: Ids
+    ) -> Response:
+        try:
+            response = self._route(request, received, script, ids)
+        except _ApiError as exc:
+            response = _json_response(exc.status, {"error": exc.error})
+        except Exception:
+            _log.exception("FakeOpenAI failed to answer %s %s", request.method, request.path)
+            response = _json_response(500, {"error": _error_object(500, None)})
+        processing_ms = int(script.delay * 1000) + int(ids.hex("processing", 2), 16) % 90 + 10
+        response.headers["x-request-id"] = f"req_{ids.hex('request', 32)}"
+        response.headers["openai-processing-ms"] = str(processing_ms)
+        response.headers["openai-version"] = "2020-10-01"
+        return response
+
+    def _anthropic_response(
+        self, request: Request, received: ReceivedRequest, script: Script, ids: Ids
+    ) -> Response:
+        request_id = f"req_{ids.hex('request', 24)}"
+        status = script.status
+        try:
+            if status >= 400:
+                raise AnthropicError(status, "", None)
+            reply = self._anthropic.respond(
+                request.method,
+                request.path,
+                received.json,
+                script,
+                ids,
+                request.host_url.rstrip("/"),
+            )
+        except AnthropicError as exc:
+            overrides = script.error if script.status >= 400 else exc.overrides
+            status = exc.status
+            response = _json_response(status, error_body(status, overrides, request_id))
+        except Exception:
+            _log.exception("FakeOpenAI failed to answer %s %s", request.method, request.path)
+            status = 500
+            response = _json_response(status, error_body(status, None, request_id))
+        else:
+            if reply.stream is not None:
+                response = Response(
+                    reply.stream,
+                    status=status,
+                    mimetype="text/event-stream",
+                    direct_passthrough=True,
+                )
+            elif reply.jsonl is not None:
+                response = Response(reply.jsonl, status=status, mimetype="application/x-jsonl")
+            else:
+                response = _json_response(status, reply.payload or {})
+        response.headers["request-id"] = request_id
+        response.headers["anthropic-organization-id"] = ANTHROPIC_ORGANIZATION_ID
+        return response
+
     def _route(
-        self, request: Request, received: ReceivedRequest, script: _Script, ids: _Ids
+        self, request: Request, received: ReceivedRequest, script: Script, ids: Ids
     ) -> Response:
         body = received.json
         if script.status >= 400:
@@ -493,6 +530,28 @@ def _unfinished(finished: Mapping[str, Any], status: str) -> dict[str, Any]:
 _STORED: Final = re.compile(r"/v1/responses/(resp_[0-9a-f]+)(/cancel)?")
 
 
+class FakeAnthropic(FakeOpenAI):
+    """The fake server, seen from the ``anthropic`` SDK: :attr:`url` is the server's root,
+    the ``base_url`` that SDK takes (it adds ``/v1/messages`` itself).
+
+    Example::
+
+        with FakeAnthropic() as server:
+            client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url)
+            server.reply(usage={"input_tokens": 10, "cache_read_input_tokens": 90,
+                                "output_tokens": 5})
+            message = client.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                                             messages=[{"role": "user", "content": "Hi"}])
+            assert message.usage.cache_read_input_tokens == 90
+            client.close()
+    """
+
+    @property
+    def url(self) -> str:
+        """The ``base_url`` to give the ``anthropic`` SDK, e.g. ``"http://127.0.0.1:54321"``."""
+        return self.anthropic_url
+
+
 # -- shared building blocks -----------------------------------------------------------------
 
 _Reply = dict[str, Any] | Iterator[bytes]
@@ -544,39 +603,14 @@ def _error_object(
 
 
 def _json_response(status: int, payload: Mapping[str, Any]) -> Response:
-    return Response(_dumps(payload), status=status, mimetype="application/json")
-
-
-def _dumps(payload: object) -> bytes:
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # scripted lone surrogates: sent as JSON escapes, as servers do
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def _sse_data(payload: object) -> bytes:
-    return b"data: " + _dumps(payload) + b"\n\n"
-
-
-def _sse_event(payload: Mapping[str, Any]) -> bytes:
-    return f"event: {payload['type']}\n".encode() + _sse_data(payload)
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    return Response(dumps(payload), status=status, mimetype="application/json")
 
 
 def _snapshot(model: str) -> str:
     return MODEL_SNAPSHOTS.get(model, model)
 
 
-def _service_tier(body: Mapping[str, Any], script: _Script) -> str:
+def _service_tier(body: Mapping[str, Any], script: Script) -> str:
     if script.service_tier is not None:
         return script.service_tier
     requested = body.get("service_tier")
@@ -587,51 +621,15 @@ def _system_fingerprint(model: str) -> str:
     return "fp_" + hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
-def _texts(value: object) -> Iterator[str]:
-    """The text in a message ``content`` (a string or a list of content parts)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for part in value:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield part["text"]
-
-
-def _prompt_tokens(messages: Iterable[object]) -> int:
-    total = _REPLY_PRIMING
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        total += _MESSAGE_OVERHEAD + sum(count_tokens(text) for text in _texts(content))
-    return total
-
-
-def _default_content(messages: list[object]) -> str:
-    """``"Echo: "`` plus the last user message, or a fixed phrase."""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            text = " ".join(" ".join(_texts(message.get("content"))).split())
-            if not text:
-                break
-            if len(text) > _ECHO_LIMIT:
-                text = text[:_ECHO_LIMIT].rstrip() + "..."
-            return f"Echo: {text}"
-    return _DEFAULT_REPLY
-
-
-def _pieces(content: str) -> list[str]:
-    """Split ``content`` into stream deltas: one word (with its following space) each."""
-    return [piece for piece in re.split(r"(?<=\s)(?=\S)", content) if piece]
-
-
 def _usage(
-    default: dict[str, Any], script: _Script, parts: tuple[str, ...]
+    default: dict[str, Any], script: Script, parts: tuple[str, ...]
 ) -> dict[str, Any] | None:
     """The usage object to send: the default, the scripted one, or ``None`` for none."""
     if script.usage is None:
         return default
     if isinstance(script.usage, NoUsage):
         return None
-    usage = json.loads(_dumps(script.usage))  # a deep copy that is surely JSON
+    usage = json.loads(dumps(script.usage))  # a deep copy that is surely JSON
     values = [usage.get(name) for name in parts]
     if "total_tokens" not in usage and all(
         isinstance(value, int) and not isinstance(value, bool) for value in values
@@ -662,12 +660,12 @@ def _positive_int(body: Mapping[str, Any], name: str, default: int) -> int:
 # -- POST /v1/chat/completions ----------------------------------------------------------------
 
 
-def _chat_completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+def _chat_completions(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     messages = _required_list(body, "messages")
     n = _positive_int(body, "n", 1)
-    content = script.content if script.content is not None else _default_content(messages)
+    content = script.content if script.content is not None else default_content(messages)
     model = script.model or _snapshot(body["model"])
-    prompt_tokens = _prompt_tokens(messages)
+    prompt_tokens = count_prompt_tokens(messages)
     completion_tokens = count_tokens(content) * n
     default_usage = {
         "prompt_tokens": prompt_tokens,
@@ -734,7 +732,7 @@ def _chat_chunks(
     extra: dict[str, Any] = {"usage": None} if usage_field else {}
     deltas: list[tuple[dict[str, Any], str | None]] = [
         ({"role": "assistant", "content": "", "refusal": None}, None),
-        *(({"content": piece}, None) for piece in _pieces(content)),
+        *(({"content": piece}, None) for piece in pieces(content)),
         ({}, "stop"),
     ]
     for delta, finish_reason in deltas:
@@ -745,16 +743,16 @@ def _chat_chunks(
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }
-            yield _sse_data({**envelope, "choices": [choice], **extra})
+            yield sse_data({**envelope, "choices": [choice], **extra})
     if usage is not None:
-        yield _sse_data({**envelope, "choices": [], "usage": usage})
+        yield sse_data({**envelope, "choices": [], "usage": usage})
     yield b"data: [DONE]\n\n"
 
 
 # -- POST /v1/embeddings ---------------------------------------------------------------------
 
 
-def _embeddings(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+def _embeddings(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     items = _embedding_inputs(body.get("input"))
     dimensions = _positive_int(body, "dimensions", DEFAULT_EMBEDDING_DIMENSIONS)
     encoding_format = body.get("encoding_format", "float")
@@ -816,7 +814,7 @@ def _embedding_inputs(value: object) -> list[str | list[int]]:
 
 def _embedding_vector(model: str, item: str | list[int], dimensions: int) -> list[float]:
     """A unit vector of float32 values derived from a hash of ``model`` and ``item``."""
-    seed = hashlib.sha256(_dumps([model, item])).digest()
+    seed = hashlib.sha256(dumps([model, item])).digest()
     raw = b""
     while len(raw) < 4 * dimensions:
         raw += hashlib.sha256(seed + len(raw).to_bytes(8, "big")).digest()
@@ -832,7 +830,7 @@ def _embedding_vector(model: str, item: str | list[int], dimensions: int) -> lis
 # -- POST /v1/responses ----------------------------------------------------------------------
 
 
-def _responses(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         items: list[Any] = [{"role": "user", "content": raw_input}]
@@ -840,8 +838,8 @@ def _responses(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
         items = _required_list(body, "input")
     instructions = body.get("instructions")
     prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
-    text = script.content if script.content is not None else _default_content(items)
-    input_tokens = _prompt_tokens(prompt)
+    text = script.content if script.content is not None else default_content(items)
+    input_tokens = count_prompt_tokens(prompt)
     output_tokens = count_tokens(text)
     default_usage = {
         "input_tokens": input_tokens,
@@ -923,7 +921,7 @@ def _responses(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
                 "delta": piece,
                 "logprobs": [],
             }
-            for piece in _pieces(text)
+            for piece in pieces(text)
         ),
         {
             "type": "response.output_text.done",
@@ -936,13 +934,13 @@ def _responses(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
         {"type": "response.output_item.done", "output_index": 0, "item": done_message},
         {"type": "response.completed", "response": response("completed", [done_message], usage)},
     ]
-    return (_sse_event({**event, "sequence_number": number}) for number, event in enumerate(events))
+    return (sse_event({**event, "sequence_number": number}) for number, event in enumerate(events))
 
 
 # -- POST /v1/responses/compact -----------------------------------------------------------
 
 
-def _compact(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+def _compact(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         items: list[Any] = [{"role": "user", "content": raw_input}]
@@ -952,8 +950,8 @@ def _compact(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
         items = _required_list(body, "input")
     instructions = body.get("instructions")
     prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
-    input_tokens = _prompt_tokens(prompt)
-    summary = script.content if script.content is not None else _default_content(items)
+    input_tokens = count_prompt_tokens(prompt)
+    summary = script.content if script.content is not None else default_content(items)
     output_tokens = count_tokens(summary)
     default_usage = {
         "input_tokens": input_tokens,
@@ -969,7 +967,7 @@ def _compact(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
             "type": "message",
             "status": "completed",
             "role": "user",
-            "content": [{"type": "input_text", "text": " ".join(_texts(item.get("content")))}],
+            "content": [{"type": "input_text", "text": " ".join(texts(item.get("content")))}],
         }
         for i, item in enumerate(items)
         if isinstance(item, dict) and item.get("role") == "user"
@@ -995,7 +993,7 @@ def _compact(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
 # -- POST /v1/completions (legacy) ---------------------------------------------------------
 
 
-def _completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
+def _completions(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         prompts = [prompt]
@@ -1008,15 +1006,15 @@ def _completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
     if best_of < n:
         raise _ApiError(400, "best_of must be greater than or equal to n.", param="best_of")
     model = script.model or _snapshot(body["model"])
-    texts = [
+    replies = [
         script.content
         if script.content is not None
-        else f"Echo: {' '.join(p.split())[:_ECHO_LIMIT]}"
+        else default_content([{"role": "user", "content": p}])
         for p in prompts
     ]
     prompt_tokens = sum(count_tokens(p) for p in prompts)
     # Every one of best_of candidates is generated and billed; n of them are returned.
-    completion_tokens = sum(count_tokens(t) for t in texts) * best_of
+    completion_tokens = sum(count_tokens(t) for t in replies) * best_of
     default_usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -1033,7 +1031,7 @@ def _completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
     if body.get("stream") is not True:
         choices = [
             {"text": text, "index": p * n + i, "logprobs": None, "finish_reason": "stop"}
-            for p, text in enumerate(texts)
+            for p, text in enumerate(replies)
             for i in range(n)
         ]
         completion = {**envelope, "choices": choices}
@@ -1044,17 +1042,17 @@ def _completions(body: dict[str, Any], script: _Script, ids: _Ids) -> _Reply:
     include_usage = script.include_usage_in_stream
     if include_usage is None:
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage")
-    return _completion_chunks(envelope, texts, n, usage if include_usage else None)
+    return _completion_chunks(envelope, replies, n, usage if include_usage else None)
 
 
 def _completion_chunks(
-    envelope: dict[str, Any], texts: list[str], n: int, usage: dict[str, Any] | None
+    envelope: dict[str, Any], replies: list[str], n: int, usage: dict[str, Any] | None
 ) -> Iterator[bytes]:
     """SSE ``data:`` lines of ``text_completion`` chunks, a usage chunk if asked, ``[DONE]``."""
-    for p, text in enumerate(texts):
-        pieces = [*_pieces(text), ""]
-        for number, piece in enumerate(pieces):
-            last = number == len(pieces) - 1
+    for p, text in enumerate(replies):
+        deltas = [*pieces(text), ""]
+        for number, piece in enumerate(deltas):
+            last = number == len(deltas) - 1
             for i in range(n):
                 choice = {
                     "text": piece,
@@ -1062,13 +1060,13 @@ def _completion_chunks(
                     "logprobs": None,
                     "finish_reason": "stop" if last else None,
                 }
-                yield _sse_data({**envelope, "choices": [choice]})
+                yield sse_data({**envelope, "choices": [choice]})
     if usage is not None:
-        yield _sse_data({**envelope, "choices": [], "usage": usage})
+        yield sse_data({**envelope, "choices": [], "usage": usage})
     yield b"data: [DONE]\n\n"
 
 
-_Endpoint = Callable[[dict[str, Any], _Script, _Ids], _Reply]
+_Endpoint = Callable[[dict[str, Any], Script, Ids], _Reply]
 
 _ENDPOINTS: Final[Mapping[str, _Endpoint]] = {
     "/v1/chat/completions": _chat_completions,

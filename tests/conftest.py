@@ -40,7 +40,7 @@ assert httpcore2.RemoteProtocolError
 # alongside, which only slow every (sub)process down.
 INNER_ADDOPTS = (
     "-p no:cacheprovider -p no:benchmark -p no:hypothesispytest -p no:pytest_httpserver "
-    "-p no:recording -p no:anyio"
+    "-p no:recording -p no:anyio -p no:html -p no:metadata"
 )
 
 

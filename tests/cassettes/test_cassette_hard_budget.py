@@ -42,7 +42,7 @@ def test_swallowed(openai_client):
 REFUSAL = (
     "*AI budget of context 'test_loop.py::test_loop' refused a call before sending it "
     "(openai chat call to gpt-4o-mini (output cap 20)): its worst case*does not fit the usd "
-    "limit $0.00005; spent $0.0000252, reserved by calls in flight $0*"
+    "limit $0.00005000; spent $0.00002520, reserved by calls in flight $0.00000000"
 )
 
 

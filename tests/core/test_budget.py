@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -9,12 +10,16 @@ import pytest
 from aiusage_core import (
     Budget,
     BudgetAmounts,
+    BudgetExceededError,
     ConfigurationError,
     ContextError,
+    _reservations,
     ai_usage_context,
     batch_ai_usage_context,
     record_usage,
 )
+from aiusage_core._estimate import CallEstimate
+from aiusage_core._reservations import reserve
 
 
 def test_budget_accepts_decimal_strings_and_numbers() -> None:
@@ -80,3 +85,33 @@ def test_a_record_over_the_limit_marks_the_budget_exceeded() -> None:
         assert job.budget.exceeded
         assert job.budget.remaining.calls == 0
     assert "exceeded=True" in repr(job.budget)
+
+
+def test_a_worst_case_that_cannot_be_worked_out_is_refused_by_a_cost_limit(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class BrokenRates:
+        def get(self, *args: object) -> None:
+            raise RuntimeError("price data unreadable")
+
+    monkeypatch.setattr(_reservations, "_worst_rates", BrokenRates())
+    call = CallEstimate("openai", "gpt-4o-mini", "chat", 10, 5)
+    with ai_usage_context("job", budget=Budget(calls=2)) as job:
+        reserve(job, call).release(None)  # a calls limit needs no worst case
+    assert job.budget is not None
+    assert job.budget.spent.calls == 1
+    with (
+        caplog.at_level(logging.ERROR, logger="aiusage"),
+        ai_usage_context("job", budget=Budget(usd=1)) as capped,
+        pytest.raises(BudgetExceededError) as refused,
+    ):
+        reserve(capped, call)
+    assert str(refused.value) == (
+        "AI budget of context 'job' refused a call before sending it (openai chat call to "
+        "gpt-4o-mini (output cap 5)): its worst case cannot be bounded under the usd limit "
+        "$1.00: working out its worst case failed (logged on the aiusage logger); spent "
+        "$0.00, reserved by calls in flight $0.00"
+    )
+    assert refused.value.requested is None
+    assert "working out the worst case of a call failed" in caplog.text
+    assert "price data unreadable" in caplog.text

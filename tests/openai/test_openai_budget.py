@@ -65,7 +65,11 @@ def test_a_refused_call_never_reaches_the_server(server: FakeOpenAI, client: ope
     assert error.measured == CAPPED_COST + worst_usd(sent, 200)
     assert error.call == "openai chat call to gpt-4o-mini (output cap 200)"
     assert "AI budget of context 'job' refused a call before sending it" in str(error)
-    assert "does not fit the usd limit $0.0002" in str(error)
+    # One money format: every amount of the message with the same decimals.
+    assert str(error).endswith(
+        "does not fit the usd limit $0.00020000; spent $0.00012150, reserved by calls in "
+        "flight $0.00000000"
+    )
     assert single(job).cost_usd == CAPPED_COST  # the refused call made no record
     status = job.budget
     assert status is not None
@@ -337,3 +341,36 @@ def test_decorator_and_partial_failure_budgets(server: FakeOpenAI, client: opena
     assert (batch.success_count, batch.failure_count) == (2, 1)
     assert batch.errors[0]["type"] == "BudgetExceededError"
     assert len(server.requests) == 5
+
+
+def test_a_request_the_adapter_cannot_read_is_bounded_by_the_context_window(
+    server: FakeOpenAI,
+    client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unreadable(*args: object) -> None:
+        raise ValueError("a body this adapter does not know")
+
+    monkeypatch.setattr("aiusage_core._providers.openai.estimate_request", unreadable)
+    with caplog.at_level(logging.ERROR, logger="aiusage"):
+        with (
+            ai_usage_context("job", budget=Budget(usd="0.05")),
+            pytest.raises(BudgetExceededError) as refused,
+        ):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+        # Input and output both bounded by gpt-4o-mini's 128,000-token context window.
+        assert refused.value.requested == 128_000 * INPUT_RATE + 128_000 * OUTPUT_RATE
+        assert refused.value.call == "openai chat call to gpt-4o-mini (no output cap)"
+        with (
+            ai_usage_context("job", budget=Budget(usd=1, refuse_unbounded=True)),
+            pytest.raises(BudgetExceededError, match="a request body aiusage could not read"),
+        ):
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+        assert not server.requests
+        with ai_usage_context("job", budget=Budget(usd="0.10")) as job:
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=5)
+    assert len(server.requests) == 1
+    assert job.totals.calls == 1
+    assert "reading an OpenAI chat request for its budget failed" in caplog.text
+    assert "a body this adapter does not know" in caplog.text

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import copy
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from decimal import Decimal
 
+import jsonschema
 import pytest
+from reports_testing import read_report
+
+from pytest_aiusage import report_schema
+from pytest_aiusage._results import JSON_VERSION
 
 HEADER = "import pytest\nfrom aiusage_core import record_usage\n"
 
@@ -88,7 +93,7 @@ def test_a_run_without_ai_calls_prints_no_ai_usage_section(pytester: pytest.Pyte
 def test_json_report_holds_exact_figures_per_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     pytester.runpytest("--aiusage-json=reports/usage.json").assert_outcomes(passed=4)
-    data = json.loads((pytester.path / "reports" / "usage.json").read_text())
+    data = read_report(pytester.path / "reports" / "usage.json")
     assert data["version"] == 1
     totals = data["totals"]
     assert {k: totals[k] for k in ("calls", "input_tokens", "output_tokens", "total_tokens")} == {
@@ -147,7 +152,7 @@ def test_json_path_from_ini_is_relative_to_the_ini_file(
     pytester.mkdir("sub")
     result = pytester.runpytest("--rootdir", str(pytester.path), str(pytester.path))
     result.assert_outcomes(passed=4)
-    data = json.loads((pytester.path / "out" / "ai.json").read_text())
+    data = read_report(pytester.path / "out" / "ai.json")
     assert Decimal(data["totals"]["cost_usd"]) == Decimal("0.004277")
     result.stdout.fnmatch_lines([f"JSON report: {pytester.path / 'out' / 'ai.json'}"])
 
@@ -216,7 +221,7 @@ def test_second(warm, ai_usage):
             "(module fixture, setup + teardown)",
         ]
     )
-    data = json.loads((pytester.path / "usage.json").read_text())
+    data = read_report(pytester.path / "usage.json")
     assert [(t["nodeid"], t["calls"]) for t in data["tests"]] == [
         ("test_fixtures.py::test_first", 0),
         ("test_fixtures.py::test_second", 1),
@@ -322,7 +327,7 @@ def test_the_json_report_replaces_the_previous_one_atomically(
         pytester.runpytest(f"--aiusage-json={report}").assert_outcomes(passed=4)
         # A reader of the old report still reads it whole: the new one is a new file.
         assert reader.read() == '{"previous": true}\n'
-    assert json.loads(report.read_text())["version"] == 1
+    assert read_report(report)["version"] == 1
     assert [p.name for p in pytester.path.glob("*usage.json*")] == ["usage.json"]
 
 
@@ -398,7 +403,7 @@ def test_json_report_breaks_each_test_down_by_operation_and_model_and_lists_call
 ) -> None:
     pytester.makepyfile(test_ops=OPERATIONS)
     pytester.runpytest("--aiusage-json=usage.json").assert_outcomes(passed=1)
-    (test,) = json.loads((pytester.path / "usage.json").read_text())["tests"]
+    (test,) = read_report(pytester.path / "usage.json")["tests"]
     assert "call_log" not in test
     assert {op: (t["calls"], t["cost_usd"]) for op, t in test["by_operation"].items()} == {
         "label_receipt/merchant": (1, "0.0035"),
@@ -418,7 +423,7 @@ def test_json_report_breaks_each_test_down_by_operation_and_model_and_lists_call
     pytester.runpytest("--aiusage-json=usage.json", "--aiusage-json-calls").assert_outcomes(
         passed=1
     )
-    (test,) = json.loads((pytester.path / "usage.json").read_text())["tests"]
+    (test,) = read_report(pytester.path / "usage.json")["tests"]
     calls = test["call_log"]
     assert [
         (c["number"], c["operation"], c["model"], c["input_tokens"], c["cost_usd"]) for c in calls
@@ -429,3 +434,62 @@ def test_json_report_breaks_each_test_down_by_operation_and_model_and_lists_call
         (4, "", "my-private-model", 7, None),
     ]
     assert all(c["timestamp"].endswith("+00:00") and "request_id" in c for c in calls)
+
+
+def test_every_kind_of_entry_validates_against_the_shipped_schema(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_kinds=HEADER
+        + """
+import threading
+from aiusage_core import ai_usage_context
+
+@pytest.fixture(scope="module")
+def warm():
+    record_usage(model="gpt-4o-mini", input_tokens=100, output_tokens=10)
+
+@pytest.mark.ai_budget(usd=0.0004, calls=1)
+def test_over(warm):
+    with ai_usage_context("label"):
+        record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+    record_usage(model="my-private-model", input_tokens=1, output_tokens=1)
+
+record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5)  # at import: outside
+
+def test_stray():
+    thread = threading.Thread(
+        target=lambda: record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5),
+        name="stray",
+    )
+    thread.start()
+    thread.join()
+
+def test_none():
+    pass
+"""
+    )
+    result = pytester.runpytest(
+        "--aiusage-json=usage.json", "--aiusage-json-calls", "--aiusage-unpriced=ignore"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    data = read_report(pytester.path / "usage.json")  # validates
+    over = next(t for t in data["tests"] if t["nodeid"] == "test_kinds.py::test_over")
+    assert over["budget"] == {"usd": "0.0004", "calls": 1}
+    assert over["over_budget"] == ["usd", "calls"]
+    assert [c["cost_usd"] for c in over["call_log"]] == ["0.00045", None]
+    assert [n["kind"] for n in data["fixtures"]] == ["fixture"]
+    assert [n["kind"] for n in data["outside"]] == ["outside"]
+    stray = next(t for t in data["tests"] if t["nodeid"] == "test_kinds.py::test_stray")
+    assert stray["unpropagated"] == {"stray": 1}
+    assert list(data["by_operation"]) == ["label", ""]
+
+    schema = report_schema()
+    assert schema["properties"]["version"] == {
+        "const": JSON_VERSION,
+        "description": "Bumped only when a field is removed or changes meaning.",
+    }
+    broken = copy.deepcopy(data)
+    broken["tests"][0]["cost_usd"] = 0.00045  # a float, not an exact decimal string
+    with pytest.raises(jsonschema.ValidationError, match="is not of type 'string'"):
+        jsonschema.validate(broken, schema)

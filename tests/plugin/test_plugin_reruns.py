@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from reports_testing import read_report
 
 FLAKY = """
 import pytest
@@ -29,23 +28,28 @@ def test_each_run_of_a_rerun_test_has_its_own_usage_and_budget(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     pytester.makepyfile(test_rerun_flaky=FLAKY)
-    result = pytester.runpytest_subprocess(*workers, "--aiusage-json=usage.json")
+    result = pytester.runpytest_subprocess(
+        *workers, "--aiusage-json=usage.json", "--aiusage-summary=summary.md"
+    )
     # One context for all three runs would put 3 calls on the last one: over calls=1.
     assert result.parseoutcomes() == {"passed": 1, "rerun": 2}
-    report = json.loads((pytester.path / "usage.json").read_text())
+    report = read_report(pytester.path / "usage.json")
     runs = [(t["nodeid"], t.get("rerun", 0), t["calls"]) for t in report["tests"]]
     assert runs == [
         ("test_rerun_flaky.py::test_flaky", 0, 1),
         ("test_rerun_flaky.py::test_flaky", 1, 1),
         ("test_rerun_flaky.py::test_flaky", 2, 1),
     ]
+    summary = (pytester.path / "summary.md").read_text()
+    assert "test_rerun_flaky.py::test_flaky (rerun 2)" in summary
     # Every run's calls were made and billed: the session counts them all.
     assert report["totals"]["calls"] == 3
     assert report["totals"]["cost_usd"] == "0.00135"
     result.stdout.fnmatch_lines(
         [
             "most expensive tests (top 3):",
-            "  $0.00045      1 call       1,000 in         500 out  test_rerun_flaky.py::test_flaky",
+            "  $0.00045      1 call       1,000 in         500 out  "
+            "test_rerun_flaky.py::test_flaky",
             "  $0.00045      1 call       1,000 in         500 out  "
             "test_rerun_flaky.py::test_flaky (rerun 1)",
             "  $0.00045      1 call       1,000 in         500 out  "
@@ -77,7 +81,7 @@ def test_a_run_over_budget_is_rerun_and_the_next_run_is_judged_on_its_own(
     # The first run broke its budget (2 calls > 1) and was rerun; the rerun made 1 call.
     assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
     result.stdout.fnmatch_lines(["RERUN test_rerun_budget.py::test_retries_with_fewer_calls*"])
-    report = json.loads((pytester.path / "usage.json").read_text())
+    report = read_report(pytester.path / "usage.json")
     assert [(t.get("rerun", 0), t["calls"]) for t in report["tests"]] == [(0, 2), (1, 1)]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
+from reports_testing import read_report
 
 THREE_TESTS = """
 from aiusage_core import record_usage
@@ -92,7 +92,7 @@ def test_calls_of_threads_without_propagation_belong_to_the_test_and_are_reporte
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(test_threads=THREADS)
-    result = pytester.runpytest("--aiusage-json=usage.json")
+    result = pytester.runpytest("--aiusage-json=usage.json", "--aiusage-html=usage.html")
     # Counted in the test: its budget ($0.0008 < 2 x $0.00045) sees both calls.
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -107,13 +107,17 @@ def test_calls_of_threads_without_propagation_belong_to_the_test_and_are_reporte
         ]
     )
     result.stdout.no_fnmatch_line("outside any usage context*")
-    report = json.loads((pytester.path / "usage.json").read_text())
+    report = read_report(pytester.path / "usage.json")
     tests = {t["nodeid"].split("::")[1]: t for t in report["tests"]}
     assert tests["test_plain_threads"]["calls"] == 2
     assert tests["test_plain_threads"]["cost_usd"] == "0.0009"
     assert tests["test_plain_threads"]["unpropagated"] == {"plain": 1, "summariser": 1}
     assert "unpropagated" not in tests["test_propagated_thread"]
     assert report["outside"] == []
+    html = (pytester.path / "usage.html").read_text()
+    assert (
+        "2 AI calls reached the test without context propagation, from threads plain (1), " in html
+    )
     assert report["totals"]["calls"] == 3
 
 

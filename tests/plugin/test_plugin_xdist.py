@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from reports_testing import read_report
 
 MANY_TESTS = """
 import pytest
@@ -44,8 +43,8 @@ def test_xdist_totals_and_per_test_figures_equal_a_serial_run(pytester: pytest.P
         ["created: 2/2 workers", "AI budget exceeded: calls 1 > limit 0*"]
     )
 
-    expected = json.loads((pytester.path / "serial.json").read_text())
-    got = json.loads((pytester.path / "xdist.json").read_text())
+    expected = read_report(pytester.path / "serial.json")
+    got = read_report(pytester.path / "xdist.json")
     assert got["tests"] == expected["tests"]
     assert got["totals"] == expected["totals"]
     assert got["by_model"] == expected["by_model"]

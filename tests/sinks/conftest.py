@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -28,7 +29,10 @@ def spool_dir(_private_spool: Path) -> Path:
     return _private_spool
 
 
-def _tmpfs(folder: Path, size: str) -> None:
+@contextlib.contextmanager
+def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` while the block runs (needs root; under
+    ``CI`` a failure to mount fails the test, elsewhere it skips it)."""
     folder.mkdir()
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
@@ -41,29 +45,25 @@ def _tmpfs(folder: Path, size: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+    try:
+        yield folder
+    finally:
+        assert _spool.wait_until_idle(10.0)  # no write still running on it
+        subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs mounted for the test (a real filesystem that fills up)."""
-    disk = tmp_path / "disk"
-    _tmpfs(disk, "64k")
-    try:
+    with _tmpfs(tmp_path / "disk", "64k") as disk:
         yield disk
-    finally:
-        assert _spool.wait_until_idle(10.0)
-        subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 @pytest.fixture
 def remountable(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs mounted for the test, which ``sinks_testing.remount`` makes read-only."""
-    disk = tmp_path / "ro-disk"
-    _tmpfs(disk, "2m")
-    try:
+    with _tmpfs(tmp_path / "ro-disk", "2m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_parsing import HtmlReport, amount, markdown_tables
 from sinks_testing import make_record, python_env
 
 from aiusage_core import SQLiteSink, UsageRecord
@@ -322,3 +323,58 @@ def test_help_explains_keys_dates_and_examples(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.startswith("aiusage (pytest-aiusage) ")
+
+
+def test_markdown_report_has_spend_per_day_and_the_grouped_table(
+    capsys: pytest.CaptureFixture[str], ledger: Path
+) -> None:
+    status, out, err = run(capsys, "report", "--ledger", str(ledger), "--format", "markdown")
+    assert (status, err) == (0, "")
+    tables = markdown_tables(out)
+    assert [(r["day"], amount(r["cost_usd"])) for r in tables["Spend by day, per model"]] == [
+        ("2026-11-01", Decimal("0.00477")),
+        ("2026-11-02", Decimal("0.00036")),
+        ("2026-11-03", Decimal("0.01125")),
+    ]
+    groups = tables["By model"]
+    assert [(r["model"], r["calls"], r["cost_usd"]) for r in groups] == [
+        ("gpt-4o", "2", "$0.01575"),
+        ("gpt-4o-mini", "2", "$0.00063"),
+        ("my-model", "1", "unknown"),
+        ("TOTAL", "5", "$0.01638 + unknown (1 call)"),
+    ]
+
+
+def test_html_report_charts_spend_per_month_per_job_in_inline_svg(
+    capsys: pytest.CaptureFixture[str], ledger: Path
+) -> None:
+    status, out, err = run(
+        capsys,
+        "report",
+        "--ledger",
+        str(ledger),
+        "--format",
+        "html",
+        "--by",
+        "job_id",
+        "--period",
+        "month",
+    )
+    assert (status, err) == (0, "")
+    page = HtmlReport(out)
+    assert page.urls == []
+    assert page.scripts_with_src == 0
+    assert amount(page.fields["cost_usd"]) == Decimal("0.01638")
+    assert page.fields["calls"] == "5"
+    # One bar per job in the one month (the unpriced record of no job costs nothing known).
+    assert sorted(page.svg_rects) == ["2026-11 (none)", "2026-11 job-a", "2026-11 job-b"][1:]
+    headers, rows = page.tables["Spend by month, per job_id: figures"]
+    assert (headers, rows) == (["month", "cost_usd"], [["2026-11", "$0.01638"]])
+    headers, rows = page.tables["Calls, tokens and cost by job_id"]
+    assert headers == ["job_id", "calls", "input_tokens", "output_tokens", "cost_usd"]
+    assert [(r[0], r[-1]) for r in rows] == [
+        ("(none)", "unknown"),
+        ("job-a", "$0.00477"),
+        ("job-b", "$0.01161"),
+        ("TOTAL", "$0.01638 + unknown (1 call)"),
+    ]
