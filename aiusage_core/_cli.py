@@ -80,8 +80,8 @@ examples:
   aiusage report --ledger postgresql://aiusage@db.internal/usage --by job_id
   aiusage export --format csv --output usage.csv
   aiusage ledger copy usage.db postgresql://aiusage@db.internal/usage
-Run 'aiusage report --help', 'aiusage export --help' or 'aiusage ledger copy --help'
-for more.
+  aiusage fake-server --port 8000
+Run 'aiusage COMMAND --help' (report, export, ledger copy, fake-server) for more.
 """
 
 # The report's columns are UsageTotals.to_dict()'s keys; the export's are the ledger's
@@ -241,7 +241,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     copy.add_argument("source", metavar="SOURCE", help="the ledger to read")
     copy.add_argument("target", metavar="TARGET", help="the ledger to write (created if missing)")
+
+    fake_server = commands.add_parser(
+        "fake-server",
+        help="serve the fake OpenAI API on a local port (for recording cassettes, demos)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fake_server_arguments(fake_server)
     return parser
+
+
+def _add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
+    # The server lives in pytest_aiusage (it needs werkzeug); it is imported only when asked.
+    try:
+        from pytest_aiusage._serve import add_arguments
+    except ImportError:
+        return  # main() says what to install if the command is run
+    add_arguments(parser)
+
+
+def _fake_server(args: argparse.Namespace) -> int:
+    try:
+        from pytest_aiusage._serve import serve
+    except ImportError as exc:
+        raise _UsageError(
+            f"the fake server needs {exc.name or 'a missing module'}: "
+            'pip install "pytest-aiusage[cassettes]"'
+        ) from None
+    return serve(args)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -468,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.print_help(sys.stderr)
         return _USAGE_ERROR
     try:
+        if args.command == "fake-server":
+            return _fake_server(args)
         if args.command == "report":
             _report(args, sys.stdout)
         elif args.command == "export":

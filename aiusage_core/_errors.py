@@ -113,3 +113,18 @@ class BudgetExceededError(AIUsageError):
         self.reserved = reserved
         self.requested = requested
         self.call = call
+
+
+# Tracebacks and reprs name the public path (``aiusage_core.ConfigurationError``), never this
+# private module; pickling finds the classes there too.
+for _error in (
+    AIUsageError,
+    ConfigurationError,
+    MetadataError,
+    ContextError,
+    LedgerError,
+    SchemaVersionError,
+    BudgetExceededError,
+):
+    _error.__module__ = "aiusage_core"
+del _error

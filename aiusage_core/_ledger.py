@@ -21,6 +21,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
+from ._errors import ConfigurationError
 from ._ledger_query import BUILTIN_KEYS, GroupRows, Key, Selection, parse_key
 from ._postgres import is_postgres_dsn
 from ._records import UsageRecord, UsageTotals
@@ -62,6 +63,10 @@ class _Reader(Protocol):
     def rows(self, selection: Selection) -> Iterator[dict[str, Any]]: ...
 
     def count(self) -> int: ...
+
+    def has_metadata_key(self, name: str) -> bool: ...
+
+    def metadata_keys(self) -> list[str]: ...
 
     def close(self) -> None: ...
 
@@ -123,14 +128,33 @@ class Ledger:
         """Totals over the records with ``since <= timestamp < until``, grouped by ``by``.
 
         ``where`` keeps records whose key (as for ``by``) equals the given text (or the
-        number/boolean it spells). Naive datetimes are UTC.
+        number/boolean it spells); ``model`` also matches the model's dated snapshots
+        (``gpt-4o-mini`` selects ``gpt-4o-mini-2024-07-18``). Naive datetimes are UTC.
+        A metadata key in ``by`` that no record has raises :class:`ConfigurationError`
+        naming the keys that exist.
         """
         by = tuple(by)
         keys = [parse_key(k) for k in by]
+        for name, key in zip(by, keys, strict=True):
+            self._check_key(name, key)
         totals, rows = self._reader.totals(keys, self._selection(since, until, where))
         groups = [GroupTotals(key=key, totals=group) for key, group in rows]
         groups.sort(key=lambda g: tuple(_order(v) for v in g.key))
         return LedgerReport(by=by, totals=totals, groups=tuple(groups))
+
+    def _check_key(self, name: str, key: Key) -> None:
+        """Raise :class:`ConfigurationError` if ``key`` is a metadata key no record has."""
+        if key.metadata is None or self._reader.has_metadata_key(key.metadata):
+            return
+        if not self._reader.count():
+            return
+        names = self._reader.metadata_keys()
+        raise ConfigurationError(
+            f"no record has the key {name!r}; metadata keys in the ledger: "
+            f"{', '.join(names) or '(none)'}; record fields: {', '.join(BUILTIN_KEYS)}",
+            name="by",
+            value=name,
+        )
 
     def rows(
         self,

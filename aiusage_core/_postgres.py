@@ -28,9 +28,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._counts import COUNT_NAMES
-from ._errors import ConfigurationError, LedgerError, SchemaVersionError
+from ._errors import ConfigurationError, LedgerError
 from ._records import UsageRecord, thaw
 from ._sqlite import COLUMNS, SQLiteSink, format_timestamp
+from ._sqlite import check_schema as _check_schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -221,16 +222,8 @@ def read_schema_version(conn: psycopg.Connection[Any], where: str) -> int:
 
 
 def check_schema(found: int, where: str) -> None:
-    """Raise :class:`SchemaVersionError` if ``found`` is newer than this aiusage understands."""
-    supported = current_schema_version()
-    if found > supported:
-        raise SchemaVersionError(
-            f"ledger {where} has schema version {found}, but this aiusage understands versions "
-            f"up to {supported}: upgrade pytest-aiusage to read or write it",
-            path=where,
-            found=found,
-            supported=supported,
-        )
+    """Raise :class:`SchemaVersionError` if ``found`` is newer than this aiusage writes."""
+    _check_schema(found, where, current_schema_version())
 
 
 def migrate(conn: psycopg.Connection[Any], where: str) -> None:

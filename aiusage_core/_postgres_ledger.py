@@ -24,6 +24,7 @@ from ._ledger_query import (
     totals_from_row,
     totals_sql,
 )
+from ._models import SNAPSHOT_SUFFIX
 from ._postgres import (
     PostgresSink,
     _parse,
@@ -144,6 +145,12 @@ class PostgresReader:
                 flags = {bool(v) for v in alternatives(value)[1:] if v in (0, 1)}
                 clauses.append(f"{expression} = %s" if flags else "FALSE")
                 params.extend(flags)
+            elif key.field == "model":  # the model or one of its dated snapshots
+                clauses.append(
+                    f"({expression} = %s OR (left({expression}, char_length(%s)) = %s"
+                    f" AND substr({expression}, char_length(%s) + 1) ~ %s))"
+                )
+                params.extend((value, value, value, value, f"^{SNAPSHOT_SUFFIX}$"))
             elif key.field is not None:
                 clauses.append(f"{expression} = %s")
                 params.append(value)
@@ -205,6 +212,29 @@ class PostgresReader:
         """How many records the ledger holds."""
         row = self._conn.execute("SELECT COUNT(*) FROM usage_records").fetchone()
         return int(row[0]) if row else 0
+
+    def has_metadata_key(self, name: str) -> bool:
+        """Whether some record's metadata has the key ``name`` (a JSON null counts)."""
+        psycopg = _psycopg()
+        try:
+            row = self._conn.execute(
+                "SELECT 1 FROM usage_records WHERE metadata ? %s LIMIT 1",
+                (name,),
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        return row is not None
+
+    def metadata_keys(self) -> list[str]:
+        """Every metadata key some record has, sorted."""
+        psycopg = _psycopg()
+        try:
+            rows = self._conn.execute(
+                "SELECT DISTINCT jsonb_object_keys(metadata) FROM usage_records"
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        return sorted(row[0] for row in rows)  # by code point, as SQLite's ORDER BY
 
     def close(self) -> None:
         """Close the connection."""

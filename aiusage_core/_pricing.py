@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 from ._counts import COUNT_NAMES, COUNTS, ENCLOSING, TokenCounts, Usage, make_usage
 from ._errors import ConfigurationError
+from ._models import suggest_model
 from ._records import MONEY, money_add, money_multiply
 
 __all__ = [
@@ -434,12 +435,14 @@ class Pricer:
             if key in self._warned:
                 return
             self._warned.add(key)
+        suggestion = suggest_model(q.model, q.provider)
         logger.warning(
-            "aiusage: no price known for model %r (provider %r); its calls are recorded with "
-            "cost_usd=None and counted in unpriced_calls. Add a price with "
+            "aiusage: no price known for model %r (provider %r).%s Its calls are recorded "
+            "with cost_usd=None and counted in unpriced_calls. Add a price with "
             "aiusage_core.configure(prices={%r: CustomPrice(input_mtok=..., output_mtok=...)})",
             q.model,
             q.provider,
+            f" Did you mean {suggestion!r}?" if suggestion else "",
             q.model,
         )
 

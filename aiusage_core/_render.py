@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 __all__ = [
+    "BAR_REM",
     "CSS",
+    "RIGHT",
     "bar_cell",
     "escape",
     "fractions",
@@ -32,20 +34,31 @@ padding:0 1rem}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 caption{text-align:left;font-weight:600;font-size:1.1rem;padding:1.25rem 0 .25rem}
+#tests caption{font-weight:400;font-size:.9rem;color:var(--muted);padding-top:.5rem}
 th,td{border-bottom:1px solid var(--line);padding:.25rem .5rem;text-align:left;
 vertical-align:top}
-.n{text-align:right;font-variant-numeric:tabular-nums;white-space:pre}
-.c{position:relative;text-align:right;font-variant-numeric:tabular-nums;white-space:pre;
-min-width:9rem}
-.c i{position:absolute;left:0;top:.3rem;height:1.1em;background:var(--bar);opacity:.25}
-.b{min-width:18rem}
-.over,.over td{color:var(--over)}.over td:first-child{border-left:4px solid var(--over)}
+tbody th{font-weight:500;overflow-wrap:anywhere}
+#tests tbody th{font-weight:400;font-family:ui-monospace,monospace;font-size:.85rem}
+.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.c{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.c span{display:inline-block;width:5.5rem;margin-right:.5rem;vertical-align:-.1em}
+.c i{display:block;height:.9em;max-width:100%;background:var(--bar);opacity:.55;
+border-radius:2px}
+th.n,th.c{text-align:right}
+#tests{table-layout:fixed}#tests thead th.n{white-space:normal}
+#tests th:nth-child(2){width:4%}#tests th:nth-child(3),#tests th:nth-child(4){width:6%}
+#tests th:nth-child(5){width:17%}#tests th:nth-child(6){width:18%}
+#tests th:nth-child(7){width:6%}#tests th:nth-child(8){width:10%}
+.over,.over td,.over th{color:var(--over)}.over th{border-left:4px solid var(--over)}
 .flag{color:var(--warn);font-weight:600}
-dl.totals{display:flex;flex-wrap:wrap;gap:.5rem 2rem}dl.totals div{min-width:8rem}
-dl.totals dt{color:var(--muted)}dl.totals dd{margin:0;font-size:1.2rem;
+dl.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.5rem,1fr));
+gap:.75rem 1rem;margin:1rem 0}
+dl.totals dt{color:var(--muted);font-size:.85rem}dl.totals dd{margin:0;font-size:1.2rem;
 font-variant-numeric:tabular-nums}
 th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;
-color:inherit}
+color:inherit;text-align:inherit}
+th[aria-sort=ascending] button::after{content:" \\25B2"/""}
+th[aria-sort=descending] button::after{content:" \\25BC"/""}
 th button:focus-visible,input:focus-visible{outline:2px solid var(--bar);outline-offset:2px}
 .controls{display:flex;gap:1.5rem;align-items:center;flex-wrap:wrap}
 svg text{font:11px system-ui,sans-serif;fill:var(--fg)}
@@ -73,10 +86,17 @@ def html_page(title: str, body: str, *, script: str = "") -> str:
     )
 
 
+RIGHT = ' class="n"'
+"""The attribute of a right-aligned column header."""
+
+BAR_REM = 5.5
+"""The length of a full cost bar, in ``rem``: bars sit left of the amount, never under it."""
+
+
 def bar_cell(text: str, fraction: float) -> str:
-    """A right-aligned cost cell with a bar ``fraction`` (0 to 1) of the column's width."""
-    width = max(0.0, min(fraction, 1.0)) * 100
-    return f'<td class="c"><i style="width:{width:.1f}%"></i>{escape(text)}</td>'
+    """A right-aligned cost cell with a bar ``fraction`` (0 to 1) of the full length."""
+    width = max(0.0, min(fraction, 1.0)) * BAR_REM
+    return f'<td class="c"><span><i style="width:{width:.2f}rem"></i></span>{escape(text)}</td>'
 
 
 def html_table(
@@ -92,7 +112,11 @@ def html_table(
     columns in ``numeric`` are right-aligned; a column in ``bars`` gets a bar per row (the
     fractions, in row order)."""
     ident = f' id="{escape(table_id)}"' if table_id else ""
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    aligned = {*numeric, *(bars or {})}
+    head = "".join(
+        f'<th scope="col"{RIGHT if i in aligned else ""}>{escape(h)}</th>'
+        for i, h in enumerate(headers)
+    )
     body = []
     for r, row in enumerate(rows):
         cells = []

@@ -148,9 +148,11 @@ def read_schema_version(conn: sqlite3.Connection, path: str) -> int:
     return int(row[0] or 0)
 
 
-def check_schema(found: int, path: str) -> None:
-    """Raise :class:`SchemaVersionError` if ``found`` is newer than this aiusage understands."""
-    supported = current_schema_version()
+def check_schema(found: int, path: str, supported: int | None = None) -> None:
+    """Raise :class:`SchemaVersionError` if ``found`` is newer than this aiusage understands
+    (``supported``, by default the SQLite ledger's current version)."""
+    if supported is None:
+        supported = current_schema_version()
     if found > supported:
         raise SchemaVersionError(
             f"ledger {path} has schema version {found}, but this aiusage understands versions "

@@ -25,6 +25,7 @@ from ._ledger_query import (
     totals_from_row,
     totals_sql,
 )
+from ._models import model_matches
 from ._records import MONEY, UsageTotals
 from ._sqlite import (
     COLUMNS,
@@ -143,6 +144,7 @@ class SQLiteReader:
             conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}", path=self.path) from exc
+        conn.create_function("model_matches", 2, model_matches, deterministic=True)
         return conn
 
     def _error(self, exc: sqlite3.Error) -> LedgerError:
@@ -170,6 +172,10 @@ class SQLiteReader:
                 params.append(
                     json.dumps(value.split("/"), ensure_ascii=False, separators=(",", ":"))
                 )
+                continue
+            if key.field == "model":  # the model or one of its dated snapshots
+                clauses.append(f"model_matches(?, {expression})")
+                params.append(value)
                 continue
             options = alternatives(value)
             clauses.append("(" + " OR ".join(f"{expression} = ?" for _ in options) + ")")
@@ -257,6 +263,30 @@ class SQLiteReader:
     def count(self) -> int:
         """How many records the ledger holds."""
         return int(self._conn.execute("SELECT COUNT(*) FROM usage_records").fetchone()[0])
+
+    def has_metadata_key(self, name: str) -> bool:
+        """Whether some record's metadata has the key ``name`` (a JSON null counts)."""
+        try:
+            found = self._conn.execute(
+                "SELECT 1 FROM usage_records WHERE json_type(metadata, ?) IS NOT NULL LIMIT 1",
+                (f'$."{name}"',),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return found is not None
+
+    def metadata_keys(self) -> list[str]:
+        """Every metadata key some record has, sorted."""
+        try:
+            return [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT DISTINCT key FROM usage_records, json_each(usage_records.metadata) "
+                    "ORDER BY key"
+                )
+            ]
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
 
     def close(self) -> None:
         """Close the connection."""

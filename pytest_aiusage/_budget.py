@@ -65,6 +65,7 @@ _WHAT = {
 def parse_usd(value: object, label: str) -> Decimal:
     """``value`` as a non-negative, finite number of dollars; ``label`` names it in errors
     (e.g. ``"--aiusage-max-usd"``)."""
+    __tracebackhide__ = True  # an error points at the caller's line (e.g. a fixture helper)
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise ConfigurationError(
             f"{label}={value!r} must be a number of US dollars (a Decimal, int, float or "
@@ -89,6 +90,7 @@ def parse_usd(value: object, label: str) -> Decimal:
 
 def parse_whole(value: object, label: str) -> int:
     """``value`` as a non-negative whole number; ``label`` names it in errors."""
+    __tracebackhide__ = True  # an error points at the caller's line (e.g. a fixture helper)
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ConfigurationError(
             f"{label}={value!r} must be a whole number, not {type(value).__name__}",

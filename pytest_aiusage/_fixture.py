@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aiusage_core import ConfigurationError, UsageContext, UsageRecord, UsageTotals, _money
+from aiusage_core._models import model_matches
 from aiusage_core._money import cost_text, usd_each
 
 from ._budget import Budget, parse_usd, parse_whole, unknown_costs
@@ -83,13 +84,29 @@ class AIUsage:
 
     # -- assertions ---------------------------------------------------------------------
 
-    def assert_calls(self, expected: int, *, model: str | None = None) -> None:
-        """Assert that the test made exactly ``expected`` calls (of ``model``, if given)."""
+    def assert_calls(
+        self, expected: int, *, model: str | None = None, exact_model: bool = False
+    ) -> None:
+        """Assert that the test made exactly ``expected`` calls (of ``model``, if given).
+
+        Records carry the model the API answered with, usually a dated snapshot: ``model=
+        "gpt-4o-mini"`` counts ``gpt-4o-mini`` and ``gpt-4o-mini-2024-07-18`` calls alike;
+        ``exact_model=True`` counts only calls of exactly that name.
+        """
         __tracebackhide__ = True
         expected = parse_whole(expected, "assert_calls(expected)")
-        actual = self.totals.calls if model is None else self.calls_by_model().get(model, 0)
+        if model is None:
+            actual = self.totals.calls
+        else:
+            actual = sum(
+                calls
+                for name, calls in self.calls_by_model().items()
+                if model_matches(model, name, exact=exact_model)
+            )
         if actual != expected:
             of = f" of {model}" if model is not None else ""
+            if model is not None and exact_model:
+                of += " (exactly)"
             raise AssertionError(
                 f"expected {plural(expected, 'AI call')}{of}, got {count(actual)} "
                 f"({self._summary()})"

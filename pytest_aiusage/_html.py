@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from aiusage_core import UsageTotals
-from aiusage_core._money import cost_column, cost_of, cost_text, decimals, usd, usd_each
-from aiusage_core._render import escape, fractions, html_page, html_table
+from aiusage_core._money import cost_column, cost_of, cost_text, decimals, usd
+from aiusage_core._render import BAR_REM, RIGHT, escape, fractions, html_page, html_table
 
 from ._format import count, plural, unpropagated_text
 from ._results import NodeUsage, SessionUsage
 from ._spend import operation_label
 
-__all__ = ["Delta", "budget_text", "delta_text", "render_html"]
+__all__ = ["Delta", "budget_text", "delta_text", "render_html", "table_places"]
 
 Delta = tuple[str, bool]
 """A test's change since the baseline, written (``+$0.000015 (+3.3%)``), and whether it is
@@ -40,25 +41,41 @@ _LIMIT_WORDS = {
 
 # Builds the rows from the JSON block, then sorts (buttons in the column headers, with
 # aria-sort) and filters (text and "over budget only"), saying how many rows show.
+# A row: [file, shared, rest, calls, input tokens, output tokens, cost, budget, over budget,
+# flags, change since baseline, regressed]. File and budget are indexes into the block's
+# tables (budget 0: none); the test's name (after "::") is the previous row's first
+# `shared` characters followed by `rest`, so 5,000 rows stay small. Every amount is written
+# in Python; the script only puts the row's own figures next to its limits.
 _SCRIPT = r"""
 (function(){
 var D=JSON.parse(document.getElementById('aiusage-data').textContent);
 var table=document.getElementById('tests'),tb=table.tBodies[0],rows=[];
 function num(t){var v=parseFloat(String(t).replace(/[$,]/g,''));return isNaN(v)?null:v}
-var top=0;D.rows.forEach(function(r){var v=num(r[5]);if(v!==null&&v>top)top=v});
+function fmt(n){return Number(n).toLocaleString('en-US')}
+// A node id may break after "/" and "::" and before "[" (<wbr>, no text added).
+function ids(td,id){id.split(/(?<=\/|::)|(?=\[)/).forEach(function(p,k){
+ if(k)td.appendChild(document.createElement('wbr'));td.appendChild(document.createTextNode(p))})}
+function budget(r){if(!r[7])return'';
+ var spent={usd:r[6],calls:fmt(r[3]),input_tokens:fmt(r[4]),output_tokens:fmt(r[5]),
+  tokens:fmt(r[4]+r[5])};
+ return D.budgets[r[7]-1].map(function(l){return D.words[l[0]]+' '+spent[l[0]]+' of '+l[1]})
+  .join('; ')}
+var top=0,name='';D.rows.forEach(function(r){var v=num(r[6]);if(v!==null&&v>top)top=v});
 D.rows.forEach(function(r){
- var tr=document.createElement('tr'),id=D.files[r[0]]+(r[1]?'::'+r[1]:'');
- var cells=[id,r[2],r[3],r[4],r[5],r[6]||'',r[8]||''];if(D.delta)cells.push(r[9]||'');
+ name=name.slice(0,r[1])+(r[2]||'');
+ var tr=document.createElement('tr'),id=D.files[r[0]]+(name?'::'+name:'');
+ var cells=[id,r[3],r[4],r[5],r[6],budget(r),r[9]||''];if(D.delta)cells.push(r[10]||'');
  cells.forEach(function(c,i){
-  var td=document.createElement(i?'td':'th');td.textContent=c;
-  if(!i)td.scope='row';
-  if(i>0&&i<4){td.className='n';td.textContent=Number(c).toLocaleString('en-US')}
-  if(i==4){td.className='c';var b=document.createElement('i'),v=num(c);
-   b.style.width=(top&&v?100*v/top:0).toFixed(1)+'%';td.insertBefore(b,td.firstChild)}
-  if(i==5)td.className='b';if(i==6&&c)td.className='flag';
-  if(i==7){td.className='n';if(r[10])td.className+=' flag'}
+  var td=document.createElement(i?'td':'th');
+  if(!i){td.scope='row';ids(td,c)}else td.textContent=c;
+  if(i>0&&i<4){td.className='n';td.textContent=fmt(c)}
+  if(i==4){td.className='c';var b=document.createElement('span'),bar=document.createElement('i'),
+   v=num(c);bar.style.width=(top&&v?D.bar*v/top:0).toFixed(2)+'rem';b.appendChild(bar);
+   td.insertBefore(b,td.firstChild)}
+  if(i==5)td.className='b';if(i==6)td.className=c?'f flag':'f';
+  if(i==7){td.className='n';if(r[11])td.className+=' flag'}
   tr.appendChild(td)});
- if(r[7]){tr.className='over';tr.cells[5].textContent+=' (over budget)'}
+ if(r[8]){tr.className='over';tr.cells[5].textContent+=' (over budget)'}
  tr.dataset.text=id.toLowerCase();rows.push(tr);tb.appendChild(tr)});
 var status=document.getElementById('status'),filter=document.getElementById('filter'),
  overOnly=document.getElementById('over-only');
@@ -84,15 +101,46 @@ apply();document.documentElement.dataset.ready='1';
 """
 
 
-def budget_text(test: NodeUsage) -> str:
-    """``cost $0.00133 of $0.00050; calls 6 of 4``: spent against each limit."""
-    parts = []
+def table_places(tests: Sequence[NodeUsage]) -> int:
+    """The decimals of every amount in a table of ``tests``: their costs and cost limits."""
+    return decimals(
+        [
+            *(t.totals.cost_usd for t in tests),
+            *(Decimal(t.budget["usd"]) for t in tests if "usd" in t.budget),
+        ]
+    )
+
+
+def _usd_places(test: NodeUsage, places: int | None) -> int:
+    if places is not None:
+        return places
+    return decimals([test.totals.cost_usd, Decimal(test.budget["usd"])])
+
+
+def _limits(test: NodeUsage, places: int | None) -> list[tuple[str, str]]:
+    """``[(limit name, the limit written), ...]`` (amounts with ``places`` decimals, by
+    default the fewest that write the cost and the limit exactly)."""
+    limits = []
     for name, limit in test.budget.items():
         if name == "usd":
-            spent, most = usd_each([test.totals.cost_usd, limit])  # type: ignore[list-item]
+            written = usd(Decimal(limit), _usd_places(test, places))
         else:
-            measured = test.totals.total_tokens if name == "tokens" else getattr(test.totals, name)
-            spent, most = count(measured), count(int(limit))
+            written = count(int(limit))
+        limits.append((name, written))
+    return limits
+
+
+def budget_text(test: NodeUsage, places: int | None = None) -> str:
+    """``cost $0.00133 of $0.00050; calls 6 of 4``: spent against each limit (amounts with
+    ``places`` decimals, by default the fewest that write both exactly; a cost not known is
+    ``unknown``, never $0)."""
+    parts = []
+    for name, most in _limits(test, places):
+        if name == "usd":
+            spent = cost_text(test.totals, _usd_places(test, places))
+        else:
+            totals = test.totals
+            spent = count(totals.total_tokens if name == "tokens" else getattr(totals, name))
         parts.append(f"{_LIMIT_WORDS[name]} {spent} of {most}")
     return "; ".join(parts)
 
@@ -108,24 +156,46 @@ def _flags(test: NodeUsage) -> str:
     return ", ".join(flags)
 
 
+def _index(table: dict[Any, int], key: Any) -> int:
+    return table.setdefault(key, len(table))
+
+
+def _shared(a: str, b: str) -> int:
+    """How many leading characters ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def _rows(
     tests: Sequence[NodeUsage], deltas: dict[str, Delta] | None
-) -> tuple[list[str], list[list[Any]]]:
+) -> tuple[dict[str, Any], list[list[Any]]]:
     files: dict[str, int] = {}
-    costs = cost_column([t.totals for t in tests])
+    budgets: dict[tuple[tuple[str, str], ...], int] = {}
+    previous = ""
+    places = table_places(tests)
+    costs = cost_column([t.totals for t in tests], places)
     rows: list[list[Any]] = []
     for test, cost in zip(tests, costs, strict=True):
-        path, sep, name = test.nodeid.partition("::")
-        index = files.setdefault(path, len(files))
+        path, _, name = test.nodeid.partition("::")
+        if test.rerun:
+            name += f" (rerun {test.rerun})"
+        shared = _shared(previous, name)
+        previous = name
+        limits = tuple(_limits(test, places))
         delta = (deltas or {}).get(test.nodeid)
         row: list[Any] = [
-            index,
-            (name if sep else "") + (f" (rerun {test.rerun})" if test.rerun else ""),
+            _index(files, path),
+            shared,
+            name[shared:],
             test.totals.calls,
             test.totals.input_tokens,
             test.totals.output_tokens,
             cost.strip(),
-            budget_text(test),
+            _index(budgets, limits) + 1 if limits else 0,
             1 if test.over_budget else 0,
             _flags(test),
             delta[0] if delta else "",
@@ -134,7 +204,12 @@ def _rows(
         while row and not row[-1]:  # trailing empty cells cost bytes, 5,000 times over
             row.pop()
         rows.append(row)
-    return list(files), rows
+    data = {
+        "files": list(files),
+        "budgets": [list(b) for b in budgets],
+        "words": _LIMIT_WORDS,
+    }
+    return data, rows
 
 
 def _grouped(caption: str, first: str, groups: dict[str, UsageTotals]) -> str:
@@ -189,7 +264,10 @@ def render_html(
             "was spent by wider-scoped fixtures or outside any usage context, not by a test.</p>"
         )
     if over:
-        items = "".join(f"<li>{escape(t.label)}: {escape(budget_text(t))}</li>" for t in over)
+        spent = table_places(tests)
+        items = "".join(
+            f"<li>{escape(t.label)}: {escape(budget_text(t, spent))}</li>" for t in over
+        )
         body.append(f'<h2 id="failures">Over budget</h2><ul class="over">{items}</ul>')
     models = usage.by_model()
     if models:
@@ -200,12 +278,15 @@ def render_html(
         body.append(
             _grouped("Cost by operation (usage contexts below the test)", "Operation", labelled)
         )
-    files, rows = _rows(tests, deltas)
+    tables, rows = _rows(tests, deltas)
     headers = ["Test", "Calls", "Input tokens", "Output tokens", "Cost", "Budget", "Flags"]
     if deltas is not None:
         headers.append("Change since baseline")
+    # Calls, tokens, cost and the change since the baseline are right-aligned numbers.
     head = "".join(
-        f'<th scope="col"><button type="button">{escape(h)}</button></th>' for h in headers
+        f'<th scope="col"{RIGHT if h not in ("Test", "Budget", "Flags") else ""}>'
+        f'<button type="button">{escape(h)}</button></th>'
+        for h in headers
     )
     body.append('<h2 id="tests-heading">Tests</h2>')
     if baseline_note:
@@ -219,7 +300,7 @@ def render_html(
         f'<table id="tests"><caption>Every test, its AI usage and budget. Select a column '
         f"header to sort.</caption><thead><tr>{head}</tr></thead><tbody></tbody></table>"
     )
-    data = {"files": files, "rows": rows, "delta": deltas is not None}
+    data = {**tables, "rows": rows, "delta": deltas is not None, "bar": BAR_REM}
     # "</" inside the JSON must not close the script element.
     blob = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     body.append(f'<script type="application/json" id="aiusage-data">{blob}</script>')

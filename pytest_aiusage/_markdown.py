@@ -11,7 +11,7 @@ from aiusage_core._render import markdown_table
 
 from ._baseline import METRICS, Comparison, Regression, metric_value, percent_change
 from ._format import count
-from ._html import budget_text
+from ._html import budget_text, table_places
 from ._results import SessionUsage
 
 __all__ = ["render_markdown"]
@@ -63,7 +63,10 @@ def render_markdown(
     if over:
         parts.append(f"\n### Over budget ({len(over)})\n\n")
         parts.append(
-            markdown_table(["Test", "Spent of limit"], [[t.label, budget_text(t)] for t in over])
+            markdown_table(
+                ["Test", "Spent of limit"],
+                [[t.label, budget_text(t, table_places(over))] for t in over],
+            )
         )
     models = usage.by_model()
     if models:

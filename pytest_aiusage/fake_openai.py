@@ -38,9 +38,12 @@ Default behaviour of unscripted requests:
   80 characters), or ``"Hello from FakeOpenAI."`` when there is no user text;
 * token counts come from :func:`count_tokens`; prompts cost 3 tokens per message plus 3,
   like OpenAI's own accounting for chat formats; cached and reasoning tokens are 0;
-* ``created`` timestamps are :data:`CREATED_AT`; ids and ``x-request-id`` are hashes of the
-  request (method, path, query, body) and how many identical requests came before it;
+* ``created`` timestamps and the ``Date`` header are :data:`CREATED_AT`; ids and
+  ``x-request-id`` are hashes of the request (method, path, query, body) and how many
+  identical requests came before it;
 * known model aliases are answered with their dated snapshot (:data:`MODEL_SNAPSHOTS`);
+  a model the server does not serve gets a 404 ``model_not_found`` error, as from the
+  real API (:meth:`FakeOpenAI.serves_model`);
 * embeddings have :data:`DEFAULT_EMBEDDING_DIMENSIONS` dimensions unless ``dimensions`` is
   sent, and are unit vectors derived from a hash of the model and the input.
 """
@@ -48,12 +51,14 @@ Default behaviour of unscripted requests:
 from __future__ import annotations
 
 import base64
+import email.utils
 import gzip
 import hashlib
 import json
 import logging
 import math
 import re
+import socket
 import struct
 import threading
 from collections import Counter, deque
@@ -61,9 +66,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from aiusage_core._models import is_known_model
 
 from ._fake_anthropic import PREFIX, AnthropicApi, AnthropicError, error_body
 from ._fake_wire import (
@@ -90,6 +98,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANTHROPIC_ORGANIZATION_ID",
+    "API_ORIGIN",
     "CREATED_AT",
     "DEFAULT_EMBEDDING_DIMENSIONS",
     "MODEL_SNAPSHOTS",
@@ -99,6 +108,7 @@ __all__ = [
     "NoUsage",
     "ReceivedRequest",
     "count_tokens",
+    "real_api_url",
 ]
 
 _log = logging.getLogger("aiusage.fake_openai")
@@ -108,6 +118,9 @@ ANTHROPIC_ORGANIZATION_ID: Final = "9a3c1e52-6f1d-4b8e-a7c0-2d5e8f4b1a63"
 
 CREATED_AT: Final = 1_700_000_000
 """The fixed ``created`` / ``created_at`` timestamp of every object the server returns."""
+
+API_ORIGIN: Final = "https://api.openai.com"
+"""Where the real API the server stands in for answers (see :func:`real_api_url`)."""
 
 DEFAULT_EMBEDDING_DIMENSIONS: Final = 8
 """Length of embedding vectors when the request has no ``dimensions`` (small on purpose:
@@ -135,7 +148,22 @@ MODEL_SNAPSHOTS: Final[Mapping[str, str]] = MappingProxyType(
 model name is echoed unchanged."""
 
 
+_DATE: Final = email.utils.formatdate(CREATED_AT, usegmt=True)
 _POLL_INTERVAL: Final = 0.02
+
+
+def real_api_url(url: str, served_at: str) -> str:
+    """``url``, of a request sent to the server whose base URL is ``served_at``, as the same
+    request to the real API; any other URL unchanged::
+
+        >>> real_api_url("http://127.0.0.1:8000/v1/chat/completions", "http://127.0.0.1:8000/v1")
+        'https://api.openai.com/v1/chat/completions'
+    """
+    parts = urlsplit(served_at)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if not url.startswith(origin + "/"):
+        return url
+    return API_ORIGIN + url[len(origin) :]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +209,14 @@ class _RequestHandler(WSGIRequestHandler):
         # connection: it would wait for another request while the client waits for a reply.
         self.close_connection = True
 
+    # A fixed Date and Server header (not the time, nor werkzeug's and Python's versions), so
+    # that cassettes recorded again on another day or machine are the same.
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return _DATE
+
+    def version_string(self) -> str:
+        return "FakeOpenAI"
+
     def log(self, type: str, message: str, *args: Any) -> None:
         # werkzeug's default installs a stderr handler on the "werkzeug" logger.
         _log.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
@@ -193,13 +229,27 @@ class FakeOpenAI:
     replies with :meth:`reply`; inspect what clients sent with :attr:`requests`.
 
     ``port=0`` picks a free port. With ``gzip=True`` non-streaming JSON bodies are
-    gzip-compressed (deterministically) when the request accepts ``gzip``.
+    gzip-compressed (deterministically) when the request accepts ``gzip``. An unscripted
+    OpenAI request for a model the server does not serve (:meth:`serves_model`; add names
+    with ``models=[...]``) gets a 404 ``model_not_found``, as from the real API.
+
+    Every answered request is logged at ``INFO`` on the ``aiusage.fake_openai`` logger
+    (``POST /v1/chat/completions -> 200 (model=gpt-4o-mini)``). To run it on its own, see
+    ``aiusage fake-server --help`` (or ``python -m pytest_aiusage.fake_openai``).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, gzip: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gzip: bool = False,
+        models: Iterable[str] = (),
+    ) -> None:
         self._host = host
         self._port = port
         self._gzip = gzip
+        self._models = frozenset(models)
         self._lock = threading.Lock()
         self._scripts: deque[Script] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -216,20 +266,33 @@ class FakeOpenAI:
     def start(self) -> FakeOpenAI:
         """Start serving in a daemon thread and return ``self``.
 
-        Raises :class:`RuntimeError` if the server is already running.
+        Raises :class:`RuntimeError` if the server is already running, :class:`OSError` if
+        the port cannot be bound (``errno.EADDRINUSE`` when it is taken).
         """
         if self._server is not None:
             raise RuntimeError(
                 f"FakeOpenAI is already running at {self.url}; call stop() before start()"
             )
         self._stopping.clear()
-        server = make_server(
-            self._host, self._port, self._wsgi_app, threaded=True, request_handler=_RequestHandler
-        )
+        # The socket is bound here, not by werkzeug, which prints and exits the process when
+        # the port is taken: here that is an OSError for the caller to handle.
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as listening:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind((self._host, self._port))
+            listening.listen(128)
+            server = make_server(
+                self._host,
+                self._port,
+                self._wsgi_app,
+                threaded=True,
+                request_handler=_RequestHandler,
+                fd=listening.fileno(),  # werkzeug works on a duplicate of it
+            )
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
-            name=f"FakeOpenAI:{server.server_port}",
+            name=f"FakeOpenAI:{server.port}",
             daemon=True,
         )
         thread.start()
@@ -276,7 +339,20 @@ class FakeOpenAI:
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not running; call start() or use it in a with")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._server.server_port}"
+        return f"http://{host}:{self._server.port}"
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that point an SDK made with no arguments at this
+        server: ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL`` and dummy API keys (the server
+        takes any)."""
+        from ._cassettes._fixtures import DUMMY_API_KEY
+
+        return {
+            "OPENAI_BASE_URL": self.url,
+            "OPENAI_API_KEY": DUMMY_API_KEY,
+            "ANTHROPIC_BASE_URL": self.anthropic_url,
+            "ANTHROPIC_API_KEY": DUMMY_API_KEY,
+        }
 
     # -- scripting and inspection -------------------------------------------------------
 
@@ -351,6 +427,21 @@ class FakeOpenAI:
         with self._lock:
             self._scripts.append(script)
 
+    def serves_model(self, model: str) -> bool:
+        """Whether an unscripted OpenAI request for ``model`` is answered (else: a 404
+        ``model_not_found``, as from the real API).
+
+        Served: the models genai-prices knows for OpenAI (aliases and dated snapshots),
+        fine-tunes (``ft:...``), and the names given as ``FakeOpenAI(models=[...])``. A
+        scripted :meth:`reply` answers whatever the model.
+        """
+        return (
+            model in self._models
+            or model in MODEL_SNAPSHOTS
+            or model.startswith("ft:")
+            or is_known_model(model, "openai")
+        )
+
     def reset(self) -> None:
         """Forget scripted replies and received requests, and restart id generation."""
         with self._lock:
@@ -400,6 +491,14 @@ class FakeOpenAI:
             response.headers["content-encoding"] = "gzip"
             response.vary.add("accept-encoding")
         response.headers.update(script.headers)
+        model = received.json.get("model") if isinstance(received.json, dict) else None
+        _log.info(
+            "%s %s -> %s%s",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            f" (model={model})" if isinstance(model, str) else "",
+        )
         return response
 
     def _openai_response(
@@ -486,6 +585,12 @@ class FakeOpenAI:
         if not isinstance(body.get("model"), str):
             raise _ApiError(
                 400, "You must provide a model parameter.", code="missing_required_parameter"
+            )
+        if script is UNSCRIPTED and not self.serves_model(body["model"]):
+            raise _ApiError(
+                404,
+                f"The model `{body['model']}` does not exist or you do not have access to it.",
+                code="model_not_found",
             )
         reply = handler(body, script, ids)
         if isinstance(reply, dict):
@@ -1075,3 +1180,9 @@ _ENDPOINTS: Final[Mapping[str, _Endpoint]] = {
     "/v1/responses": _responses,
     "/v1/responses/compact": _compact,
 }
+
+
+if __name__ == "__main__":  # python -m pytest_aiusage.fake_openai
+    from pytest_aiusage._serve import main
+
+    raise SystemExit(main())

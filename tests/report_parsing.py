@@ -3,9 +3,11 @@ structure (tables, cells, fields) rather than matching substrings."""
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
+from typing import Any
 
 __all__ = ["HtmlReport", "amount", "markdown_tables"]
 
@@ -63,15 +65,19 @@ def amount(text: str) -> Decimal | None:
 class HtmlReport(HTMLParser):
     """The static structure of a report page: ``fields`` (``dd[data-field]`` texts),
     ``tables`` (by ``<caption>``: header texts and rows of cell texts), ``svg_rects`` (the
-    ``<title>`` of each chart bar) and every URL-bearing attribute (``src``, ``href``)."""
+    ``<title>`` of each chart bar), every URL-bearing attribute (``src``, ``href``) and
+    ``data``, the test table's JSON block parsed."""
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
+        self.text = text
         self.fields: dict[str, str] = {}
         self.tables: dict[str, tuple[list[str], list[list[str]]]] = {}
         self.svg_rects: list[str] = []
         self.urls: list[str] = []
         self.scripts_with_src = 0
+        self.data: dict[str, Any] = {}
+        self._json: list[str] | None = None
         self._field: str | None = None
         self._text: list[str] | None = None
         self._caption = ""
@@ -83,6 +89,31 @@ class HtmlReport(HTMLParser):
         self.feed(text)
         self.close()
 
+    def test_rows(self) -> dict[str, dict[str, Any]]:
+        """The test table's rows from its JSON block, by node id (see ``_html._SCRIPT`` for
+        the row layout)."""
+        fields = (
+            "calls",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+            "budget",
+            "over_budget",
+            "flags",
+            "delta",
+            "regressed",
+        )
+        rows = {}
+        name = ""
+        for row in self.data["rows"]:
+            name = name[: row[1]] + (row[2] if len(row) > 2 else "")
+            nodeid = self.data["files"][row[0]] + ("::" + name if name else "")
+            values = dict(zip(fields, row[3:], strict=False))
+            budget = values.get("budget", 0)
+            values["budget"] = self.data["budgets"][budget - 1] if budget else None
+            rows[nodeid] = values
+        return rows
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         for name in ("src", "href", "data", "action"):
@@ -90,6 +121,8 @@ class HtmlReport(HTMLParser):
                 self.urls.append(str(values[name]))
         if tag == "script" and values.get("src"):
             self.scripts_with_src += 1
+        if tag == "script" and values.get("id") == "aiusage-data":
+            self._json = []
         if tag == "dd" and values.get("data-field"):
             self._field, self._text = str(values["data-field"]), []
         elif tag == "table":
@@ -106,6 +139,10 @@ class HtmlReport(HTMLParser):
             self._text = []
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._json is not None:
+            self.data = json.loads("".join(self._json))
+            self._json = None
+            return
         text = "".join(self._text or []).strip()
         if tag == "dd" and self._field is not None:
             self.fields[self._field] = text
@@ -132,5 +169,7 @@ class HtmlReport(HTMLParser):
             self._rect = False
 
     def handle_data(self, data: str) -> None:
+        if self._json is not None:
+            self._json.append(data)
         if self._text is not None:
             self._text.append(data)

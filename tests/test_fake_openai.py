@@ -104,7 +104,9 @@ def test_a_stopped_server_can_be_started_again() -> None:
     fake = FakeOpenAI()
     for _ in range(2):
         with fake, httpx2.Client() as raw:
-            response = raw.post(f"{fake.url}/embeddings", json={"model": "m", "input": "x"})
+            response = raw.post(
+                f"{fake.url}/embeddings", json={"model": "text-embedding-3-small", "input": "x"}
+            )
             assert response.status_code == 200
     assert len(fake.requests) == 2
 
@@ -192,9 +194,39 @@ def test_chat_with_n_returns_n_choices_and_bills_each(client: openai.OpenAI) -> 
     assert completion.usage.completion_tokens == 3 * HELLO_COMPLETION_TOKENS
 
 
-def test_unknown_models_are_echoed(client: openai.OpenAI) -> None:
-    completion = client.chat.completions.create(model="my-finetune", messages=HELLO)
+def test_an_unknown_model_is_a_404_in_the_real_error_shape(
+    client: openai.OpenAI, http: httpx2.Client
+) -> None:
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.chat.completions.create(model="gpt-4o-mnii", messages=HELLO)
+    assert raised.value.status_code == 404
+    assert raised.value.code == "model_not_found"
+    response = http.post("/embeddings", json={"model": "my-embedder", "input": "x"})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {
+            "message": "The model `my-embedder` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_found",
+        }
+    }
+
+
+def test_models_the_server_is_given_fine_tunes_and_scripted_replies_are_answered(
+    server: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    with (
+        FakeOpenAI(models=["my-finetune"]) as own,
+        openai.OpenAI(api_key="sk-test", base_url=own.url, max_retries=0) as own_client,
+    ):
+        completion = own_client.chat.completions.create(model="my-finetune", messages=HELLO)
     assert completion.model == "my-finetune"
+    tuned = client.chat.completions.create(model="ft:gpt-4o-mini:acme::x1", messages=HELLO)
+    assert tuned.model == "ft:gpt-4o-mini:acme::x1"
+    server.reply(content="Scripted.")
+    scripted = client.chat.completions.create(model="house-model", messages=HELLO)
+    assert (scripted.model, scripted.choices[0].message.content) == ("house-model", "Scripted.")
 
 
 @pytest.mark.parametrize(
@@ -401,10 +433,10 @@ def test_embeddings_depend_on_the_model(lenient_client: openai.OpenAI) -> None:
 @pytest.mark.parametrize(
     "request_body",
     [
-        {"model": "m", "input": {"not": "valid"}},
-        {"model": "m", "input": []},
-        {"model": "m", "input": "x", "encoding_format": "int8"},
-        {"model": "m", "input": "x", "dimensions": 0},
+        {"model": "text-embedding-3-small", "input": {"not": "valid"}},
+        {"model": "text-embedding-3-small", "input": []},
+        {"model": "text-embedding-3-small", "input": "x", "encoding_format": "int8"},
+        {"model": "text-embedding-3-small", "input": "x", "dimensions": 0},
     ],
 )
 def test_invalid_embedding_requests_get_a_400(

@@ -14,7 +14,9 @@ own filters and hooks have run, so no filter of ours ever runs before a hook of 
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +83,20 @@ class ScrubbingPersister:
         # Should a file have changed under us, at least the totals stay right.
         return segments if sum(n for _, n in segments) == total else [(main, total)]
 
+    def _relocate(self) -> Callable[[str], str] | None:
+        """Under ``--aiusage-record`` from the fake server: its URLs to the real API's, so
+        that the cassette is the same whatever the server's port, and replays under
+        vcrpy's default matching (scheme, host and port included) against the real API."""
+        served_at = self._state.recording_from
+        if served_at is None:
+            return None
+        from ..fake_openai import real_api_url
+
+        return functools.partial(real_api_url, served_at=served_at)
+
     def save_cassette(self, cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
         """Scrub ``cassette_dict`` and write it."""
-        scrubber = Scrubber(self._state.secrets())
+        scrubber = Scrubber(self._state.secrets(), relocate=self._relocate())
         clean = scrubber.cassette(cassette_dict)
         if not _writes_files(self.inner):
             self.inner.save_cassette(cassette_path, clean, serializer=serializer)

@@ -24,8 +24,9 @@ from ._fixtures import (
     openai_client,
     wants_openai_matching,
 )
+from ._recording import HELP_RECORD, recording_header, start_recording, stop_recording
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
-from ._report import PAYLOAD_ATTR, TITLE, CassetteReport, cassette_payload
+from ._report import PAYLOAD_ATTR, CassetteReport, cassette_payload
 from ._state import cassette_state
 
 __all__ = [
@@ -68,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("aiusage_cassette_report", HELP_CASSETTE_REPORT, type="bool", default=False)
     parser.addini("aiusage_openai_matching", HELP_OPENAI_MATCHING, type="bool", default=False)
+    group.addoption(
+        "--aiusage-record",
+        action="store_true",
+        dest="aiusage_record",
+        default=False,
+        help=HELP_RECORD,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +87,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state.report = bool(config.getini("aiusage_cassette_report")) if option is None else option
     if state.report and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_Reporting(), "aiusage-cassette-report")
+    start_recording(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_recording(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return recording_header(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -144,6 +161,6 @@ class _Reporting:
             self._report.add(report.nodeid, payload)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.write_sep("=", TITLE)
+        terminalreporter.write_sep("=", self._report.title())
         for line in self._report.lines():
             terminalreporter.write_line(line)

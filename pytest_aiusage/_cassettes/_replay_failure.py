@@ -1,14 +1,17 @@
 """A readable failure for a request a cassette cannot answer.
 
 vcrpy raises ``CannotOverwriteExistingCassetteException`` inside the HTTP transport; the
-OpenAI SDK lets it through or wraps it (``APIConnectionError`` from it), and the code under
-test may wrap it again. The plugin finds it in the exception chain of a failed test and
-replaces the report with this message::
+provider's SDK lets it through or wraps it (``APIConnectionError`` from it), and the code
+under test may wrap it again. The plugin finds it in the exception chain of a failed test and
+replaces the report with this message, naming the provider the request was for (by its host
+or path, :mod:`._providers`) and the key variable to record it with::
 
     No OpenAI cassette for this test: the cassette does not exist (record mode 'none').
       cassette: tests/cassettes/test_labels/test_label.yaml
       request:  POST /v1/chat/completions (model=gpt-4o-mini, "Label this receipt")
       record it: OPENAI_API_KEY=sk-... pytest --record-mode=once tests/test_labels.py::test_label
+
+A request to no known provider gets the same message without a provider's name or key.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Any, Final
 import pytest
 
 from ._matchers import describe_request
+from ._providers import provider_of
+from ._scrub import Scrubber
+from ._state import cassette_state
 
 __all__ = ["FAKE_MARKER", "display_path", "find_replay_error", "replay_failure_message"]
 
@@ -70,18 +76,19 @@ def display_path(path: str | os.PathLike[str], root: Path) -> str:
             return str(path)
 
 
-def _problem(reason: str, exists: bool, mode: str) -> str:
+def _problem(reason: str, exists: bool, mode: str, provider: str) -> str:
+    """The first line; ``provider`` is the provider's name and a space, or ``""``."""
     if reason == "cassette_not_found":
         state = "could not be loaded" if exists else "does not exist"
-        return f"No OpenAI cassette for this test: the cassette {state} (record mode '{mode}')."
+        return f"No {provider}cassette for this test: the cassette {state} (record mode '{mode}')."
     if reason == "already_played":
         return (
-            "The OpenAI cassette has no more answers for this request: the test makes it more "
-            f"often than when the cassette was recorded (record mode '{mode}')."
+            f"The {provider}cassette has no more answers for this request: the test makes it "
+            f"more often than when the cassette was recorded (record mode '{mode}')."
         )
     if reason == "no_match":
-        return f"No recorded OpenAI request matches this one (record mode '{mode}')."
-    return f"The OpenAI cassette has nothing like this request (record mode '{mode}')."
+        return f"No recorded {provider}request matches this one (record mode '{mode}')."
+    return f"The {provider}cassette has nothing like this request (record mode '{mode}')."
 
 
 def replay_failure_message(item: pytest.Item, error: Any) -> str:
@@ -91,8 +98,9 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
     mode = str(getattr(cassette.record_mode, "value", cassette.record_mode))
     reason = str(getattr(error, "reason", "no_match"))
     exists = os.path.isfile(path)
+    provider = provider_of(error.failed_request)
     lines = [
-        _problem(reason, exists, mode),
+        _problem(reason, exists, mode, f"{provider.name} " if provider else ""),
         f"  cassette: {display_path(path, item.config.rootpath)}",
         f"  request:  {describe_request(error.failed_request)}",
     ]
@@ -103,7 +111,11 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
         for name, message in failed[:_MAX_DIFFERENCES]:
             first = (message or "").strip().splitlines()
             lines.append(f"    {name} differs" + (f": {first[0]}" if first else ""))
-    key = "" if item.get_closest_marker(FAKE_MARKER) else "OPENAI_API_KEY=sk-... "
+    key = (
+        f"{provider.key_variable}={provider.key_shape} "
+        if provider is not None and not item.get_closest_marker(FAKE_MARKER)
+        else ""
+    )
     nodeid = shlex.quote(item.nodeid)
     if reason == "cassette_not_found" and not exists:
         lines.append(f"  record it: {key}pytest --record-mode=once {nodeid}")
@@ -111,4 +123,6 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
         lines.append(
             f"  re-record it (replaces the cassette): {key}pytest --record-mode=rewrite {nodeid}"
         )
-    return "\n".join(lines)
+    # The live request may hold a configured key (in a prompt, a URL) that no pattern knows:
+    # the message goes to CI logs, so it is scrubbed like a cassette.
+    return Scrubber(cassette_state(item.config).secrets()).text("\n".join(lines))

@@ -3,7 +3,9 @@
 Each test that ran with a cassette describes its use of it (a JSON-ready payload on its
 teardown report, like its AI usage), so a serial run and an xdist controller see the same.
 An entry counts as played if any test of the run played it; only cassettes the run loaded
-are looked at, so the report is meant for a full replay run (``--record-mode=none``).
+are looked at, so the report is meant for a full replay run (``--record-mode=none``). Its
+title names the providers the cassettes' requests went to (``OpenAI and Anthropic
+cassettes``; see :mod:`._providers`).
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ import pytest
 
 from .._format import plural
 from ._matchers import describe_request
+from ._providers import provider_of, title
 from ._replay_failure import display_path
 from ._state import CassetteState
 
-__all__ = ["PAYLOAD_ATTR", "TITLE", "CassetteReport", "cassette_payload"]
+__all__ = ["PAYLOAD_ATTR", "CassetteReport", "cassette_payload"]
 
 PAYLOAD_ATTR: Final = "aiusage_cassette"
 """The attribute of a teardown report that carries the test's cassette use."""
-
-TITLE: Final = "OpenAI cassettes"
-"""The title of the terminal summary section."""
 
 
 def cassette_payload(item: pytest.Item, cassette: Any, state: CassetteState) -> dict[str, Any]:
@@ -55,8 +55,10 @@ def cassette_payload(item: pytest.Item, cassette: Any, state: CassetteState) -> 
             else:
                 unplayed.append([shown, local, describe_request(cassette.data[index][0])])
             index += 1
+    providers = {provider_of(request) for request, _ in cassette.data}
     return {
         "cassette": display_path(main, root),
+        "providers": sorted(provider.name for provider in providers if provider is not None),
         # A test that replays only shared cassettes (``@pytest.mark.vcr("shared.yaml")``)
         # has no file of its own by design.
         "missing": not loaded and not os.path.isfile(main),
@@ -74,6 +76,7 @@ class CassetteReport:
         self._played: set[tuple[str, int]] = set()
         self._unplayed: dict[tuple[str, int], str] = {}
         self._missing: dict[str, str] = {}
+        self._providers: set[str] = set()
 
     def add(self, nodeid: str, payload: Mapping[str, Any]) -> None:
         """Take one test's payload."""
@@ -85,6 +88,12 @@ class CassetteReport:
             self._unplayed.setdefault((path, index), description)
         if payload.get("missing"):
             self._missing[nodeid] = str(payload.get("cassette", ""))
+        self._providers.update(payload.get("providers", ()))
+
+    def title(self) -> str:
+        """The section's title: ``OpenAI cassettes``, ``OpenAI and Anthropic cassettes``, or
+        ``AI cassettes`` when no request of a known provider was seen."""
+        return title(self._providers)
 
     def lines(self) -> list[str]:
         """The lines of the terminal section."""

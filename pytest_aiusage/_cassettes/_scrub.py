@@ -2,17 +2,19 @@
 
 What is replaced by :data:`REDACTED`:
 
-* request and response headers with a secret name (:func:`is_secret_name`: ``authorization``,
-  ``api-key``, ``openai-organization``, ``openai-project``, ``cookie``, ``set-cookie``,
-  ``x-api-key``, and any name with a word like ``key``, ``token`` or ``secret`` in it);
+* request and response headers with a secret name (:func:`is_secret_name`: ``authorization``
+  (OpenAI's key, and Anthropic's from SDK 2.x, as ``Bearer ...``), ``x-api-key`` (Anthropic's
+  key from older clients), ``api-key``, ``openai-organization``, ``openai-project``,
+  ``anthropic-organization-id``, ``cookie``, ``set-cookie``, and any name with a word like
+  ``key``, ``token`` or ``secret`` in it);
 * query parameters with a secret name (``api-key``, ``key``, ``access_token``, ...) and the
   password of a ``user:password@`` URL;
 * anywhere at all (headers, URL, bodies, cassette metadata): the values known to be secret
   (the keys in the environment, the keys of the plugin's client fixtures, and every value
   found in a secret header or query parameter of the cassette itself), and anything that
-  looks like an OpenAI key (:data:`SECRET_PATTERN`).
+  looks like an OpenAI or Anthropic key (:data:`SECRET_PATTERN`).
 
-The SDK's ``x-stainless-*`` request headers (OS, architecture, Python and SDK versions, retry
+The SDKs' ``x-stainless-*`` request headers (OS, architecture, Python and SDK versions, retry
 count) are dropped: they differ from machine to machine, so they would only make cassette
 diffs noisy, and matching never looks at headers. Compressed response bodies are stored
 decoded, so that they can be searched.
@@ -23,7 +25,7 @@ vcrpy is imported only by the functions that build its objects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -49,6 +51,7 @@ SECRET_HEADERS: Final = frozenset(
         "x-api-key",
         "openai-organization",
         "openai-project",
+        "anthropic-organization-id",
         "cookie",
         "set-cookie",
         "ocp-apim-subscription-key",
@@ -75,10 +78,12 @@ _SECRET_WORDS: Final = frozenset(
 )
 
 SECRET_PATTERN: Final = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
-"""Anything shaped like an OpenAI key (``sk-...``, ``sk-proj-...``, ``sk-svcacct-...``)."""
+"""Anything shaped like an OpenAI or Anthropic key (``sk-...``, ``sk-proj-...``,
+``sk-svcacct-...``, ``sk-ant-api03-...``, ``sk-ant-admin01-...``)."""
 
 VOLATILE_HEADER_PREFIX: Final = "x-stainless-"
-"""Request headers the OpenAI SDK sends that describe the machine; dropped from cassettes."""
+"""Request headers the Stainless SDKs (``openai``, ``anthropic``) send that describe the
+machine; dropped from cassettes."""
 
 _SPLIT_WORDS: Final = re.compile(r"[-_.\s]+")
 _AUTH_SCHEME: Final = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*\s+(\S+)\s*$")
@@ -112,7 +117,11 @@ def _candidates(value: str) -> Iterable[str]:
 class Scrubber:
     """Replaces secrets in one cassette (built fresh for each write)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(
+        self, secrets: Iterable[str], *, relocate: Callable[[str], str] | None = None
+    ) -> None:
+        self._relocate = relocate
+        """Maps a request's URL to the one to write (see :meth:`request`)."""
         self._secrets: set[str] = set()
         for secret in secrets:
             self.learn(secret)
@@ -203,19 +212,23 @@ class Scrubber:
     # -- interactions -------------------------------------------------------------------
 
     def request(self, request: Any) -> Any:
-        """A scrubbed copy of a vcrpy ``Request`` (``x-stainless-*`` headers dropped)."""
+        """A scrubbed copy of a vcrpy ``Request`` (``x-stainless-*`` headers dropped), at the
+        URL ``relocate`` gives (its ``host`` header following)."""
         from vcr.request import Request
         from vcr.util import read_body
 
+        uri = request.uri if self._relocate is None else self._relocate(request.uri)
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             if name.lower().startswith(VOLATILE_HEADER_PREFIX):
                 continue
+            if name.lower() == "host" and uri != request.uri:
+                value = urlsplit(uri).netloc
             headers[name] = REDACTED if is_secret_name(name) else self.text(_as_text(value))
         body = read_body(request)
         if body is not None:
             body = self.anything(body)
-        return Request(request.method, self.url(request.uri), body, headers)
+        return Request(request.method, self.url(uri), body, headers)
 
     def response(self, response: Mapping[str, Any]) -> dict[str, Any]:
         """A scrubbed copy of a vcrpy response dict, its body decoded if it was compressed."""

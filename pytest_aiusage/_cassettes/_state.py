@@ -27,6 +27,8 @@ SECRET_ENV_VARS: Final = (
     "OPENAI_ADMIN_KEY",
     "AZURE_OPENAI_API_KEY",
     "AZURE_OPENAI_AD_TOKEN",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
 )
 """Environment variables whose values are secrets wherever they appear in a cassette."""
 
@@ -49,6 +51,9 @@ class CassetteState:
     test_wants_openai_matching: bool = False
     """Whether the test being set up opted in to OpenAI matching (set at its setup, read
     when pytest-recording configures its VCR)."""
+    recording_from: str | None = None
+    """The base URL of the fake server ``--aiusage-record`` records from: requests sent to it
+    are written as sent to the real API."""
     _secrets: set[str] = field(default_factory=set)
     _segments: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

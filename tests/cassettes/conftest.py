@@ -2,7 +2,8 @@
 
 Inner runs (``pytester``) load the plugin from its entry point together with
 pytest-recording, as a user's suite would; requests go to a real
-:class:`~pytest_aiusage.fake_openai.FakeOpenAI` on 127.0.0.1, or to none at all on replay.
+:class:`~pytest_aiusage.fake_openai.FakeOpenAI` on 127.0.0.1 (which also speaks Anthropic's
+wire format), or to none at all on replay.
 Expected figures come from genai-prices' published prices (US dollars per million tokens):
 gpt-4o-mini input 0.15, output 0.60; text-embedding-3-small input 0.02.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import openai
 import pytest
 import vcr
@@ -46,6 +49,23 @@ def _exercise(client: openai.OpenAI, async_client: openai.AsyncOpenAI) -> None:
     client.close()
 
 
+def _exercise_anthropic(base_url: str) -> None:
+    hello: list[Any] = [{"role": "user", "content": "hi"}]
+    client = anthropic.Anthropic(api_key="k", base_url=base_url)
+    client.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=hello)
+    list(
+        client.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=hello, stream=True)
+    )
+    client.close()
+
+    async def ask() -> None:
+        async_client = anthropic.AsyncAnthropic(api_key="k", base_url=base_url)
+        await async_client.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=hello)
+        await async_client.close()
+
+    asyncio.run(ask())
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _load_lazy_modules(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Record and replay a little of everything the inner runs do, in this process, first.
@@ -67,13 +87,22 @@ def _load_lazy_modules(tmp_path_factory: pytest.TempPathFactory) -> None:
                 client = wrap_openai(openai.OpenAI(api_key="k", base_url=server.url))
                 async_client = wrap_openai(openai.AsyncOpenAI(api_key="k", base_url=server.url))
                 _exercise(client, async_client)
+                _exercise_anthropic(server.anthropic_url)
 
 
 @pytest.fixture
 def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """``pytester`` with the inner runs' ini, and no OpenAI settings from the environment."""
+    """``pytester`` with the inner runs' ini, and no provider settings from the environment."""
     pytester.makeini(INNER_INI)
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     return pytester
 

@@ -38,6 +38,7 @@ def test_the_settings_module_is_a_leaf_nothing_it_imports_imports_it() -> None:
         "_errors",
         "_limits",
         "_metadata",
+        "_models",
         "_pricing",
         "_postgres",
         "_records",

@@ -242,6 +242,7 @@ def test_an_unpriced_model_is_refused_under_a_usd_limit_only(
         pytest.raises(BudgetExceededError, match="no price is known for openai/my-own-model"),
     ):
         client.chat.completions.create(model="my-own-model", messages=HELLO, max_tokens=5)
+    server.reply()  # the fake server answers a model it does not serve only when scripted
     with ai_usage_context("job", budget=Budget(calls=1)) as job:
         client.chat.completions.create(model="my-own-model", messages=HELLO, max_tokens=5)
     assert job.totals.calls == 1

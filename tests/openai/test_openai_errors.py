@@ -160,6 +160,7 @@ def test_an_unknown_model_is_recorded_unpriced_with_one_warning(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="aiusage"):
         for _ in range(2):
+            server.reply()  # the fake server answers an unknown model only when scripted
             client.chat.completions.create(model="my-own-model-7b", messages=HELLO)
     assert [r.cost_usd for r in usage.records] == [None, None]
     assert [r.usage_status for r in usage.records] == ["reported", "reported"]

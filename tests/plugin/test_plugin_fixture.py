@@ -183,3 +183,59 @@ def test_misuse(ai_usage):
 """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_assert_calls_of_a_model_counts_its_dated_snapshots_unless_exact(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_snapshots="""
+from aiusage_core import record_usage
+
+def test_snapshots(ai_usage):
+    record_usage(model="gpt-4o-mini-2024-07-18", input_tokens=10)
+    record_usage(model="gpt-4o-mini", input_tokens=10)
+    record_usage(model="gpt-4o-2024-08-06", input_tokens=10)
+    ai_usage.assert_calls(2, model="gpt-4o-mini")
+    ai_usage.assert_calls(1, model="gpt-4o")
+    ai_usage.assert_calls(1, model="gpt-4o-mini", exact_model=True)
+    ai_usage.assert_calls(1, model="gpt-4o-mini-2024-07-18")
+
+def test_exact(ai_usage):
+    record_usage(model="gpt-4o-mini-2024-07-18", input_tokens=10)
+    ai_usage.assert_calls(1, model="gpt-4o-mini", exact_model=True)
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: expected 1 AI call of gpt-4o-mini (exactly), got 0 "
+            "(1 call: gpt-4o-mini-2024-07-18 10 in / 0 out $0.0000015)"
+        ]
+    )
+
+
+def test_a_bad_helper_argument_points_at_the_users_line_and_names_public_types(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_misuse="""
+def test_misuse(ai_usage):
+    ai_usage.assert_cost_below("free")
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       ai_usage.assert_cost_below("free")',
+            "E       aiusage_core.ConfigurationError: assert_cost_below(usd)='free' is not a "
+            "number",
+            "test_misuse.py:2: ConfigurationError",
+        ]
+    )
+    output = result.stdout.str()
+    assert "_budget.py" not in output
+    assert "_fixture.py" not in output
+    assert "aiusage_core._errors" not in output

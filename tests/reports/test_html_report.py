@@ -3,6 +3,9 @@ scripts ran, and small for large suites."""
 
 from __future__ import annotations
 
+import random
+import string
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -15,7 +18,7 @@ from suite_testing import SUITE
 
 from aiusage_core import UsageTotals
 from pytest_aiusage import NodeUsage, SessionUsage
-from pytest_aiusage._html import render_html
+from pytest_aiusage._html import budget_text, render_html, table_places
 
 
 @pytest.fixture
@@ -65,7 +68,8 @@ def test_the_page_works_in_a_real_browser_offline(pytester: pytest.Pytester, chr
         marked = {r[0]: r for r in rows}
         label = marked["test_receipts.py::test_label"]
         assert label[1] == "over"
-        assert label[3] == "cost $0.0044 of $0.0040; calls 3 of 5 (over budget)"
+        assert label[2] == "$0.0044000"  # every amount of the table with 7 decimals
+        assert label[3] == "cost $0.0044000 of $0.0040000; calls 3 of 5 (over budget)"
         assert [r[0] for r in rows if r[1] == "over"] == ["test_receipts.py::test_label"]
         assert marked["test_receipts.py::test_private"][2:] == ["unknown", "", "1 unpriced call"]
         for nodeid, test in tests.items():
@@ -126,30 +130,36 @@ def test_the_page_is_self_contained_and_accessible_markup(pytester: pytest.Pytes
         ("(test)", "$0.0000045 + unknown (1 call)"),
     ]
     # The test table: column headers are buttons inside <th scope="col">, with a caption.
-    assert '<th scope="col"><button type="button">Cost</button></th>' in text
+    assert '<th scope="col" class="n"><button type="button">Cost</button></th>' in text
+    assert '<th scope="col"><button type="button">Test</button></th>' in text
     assert "<caption>Every test, its AI usage and budget." in text
     assert '<input type="search" id="filter"' in text
     assert 'role="status" aria-live="polite"' in text
 
 
 def _session(n: int) -> SessionUsage:
+    """``n`` tests as a large suite has them: long parametrized node ids, 50 to a module,
+    every test under a default budget (cost and calls), one over it, one unpriced call and
+    one call without reported usage."""
     tests = []
     for i in range(n):
         cost = Decimal(i % 97) * Decimal("0.0000135")
         tests.append(
             NodeUsage(
-                nodeid=f"tests/test_module_{i // 50:03d}.py::test_case_{i:05d}",
+                nodeid=(
+                    f"tests/integration/receipts/test_module_{i // 50:03d}.py::"
+                    f"test_labels_the_receipt_of_a_merchant[case-{i:05d}]"
+                ),
                 totals=UsageTotals(
                     calls=1 + i % 3,
                     input_tokens=900 + i,
                     output_tokens=150 + i % 40,
-                    cost_usd=cost,
+                    cost_usd=Decimal("0.0020") if i == 500 else cost,
+                    unpriced_calls=1 if i == 9 else 0,
                 ),
                 by_model=MappingProxyType({}),
                 unreported_calls=1 if i == 7 else 0,
-                budget=MappingProxyType({"usd": Decimal("0.001")})
-                if i % 500 == 0
-                else MappingProxyType({}),
+                budget=MappingProxyType({"usd": Decimal("0.001"), "calls": 5}),
                 over_budget=("usd",) if i == 500 else (),
             )
         )
@@ -157,24 +167,62 @@ def _session(n: int) -> SessionUsage:
 
 
 def test_five_thousand_tests_make_a_page_of_a_few_hundred_kb() -> None:
-    text = render_html(_session(5_000))
+    usage = _session(5_000)
+    text = render_html(usage)
     size = len(text.encode("utf-8"))
-    assert size < 400_000, f"{size:,} bytes"
-    assert text.count('"test_case_') == 5_000  # one JSON row each
+    assert size < 300_000, f"{size:,} bytes"
+    page = HtmlReport(text)
+    data = page.data
+    assert len(data["rows"]) == 5_000
+    assert len(data["files"]) == 100  # each module path written once
+    # Each name written as the characters it adds to the previous row's.
+    assert data["rows"][1][:3] == [0, 47, "1]"]
+    assert sorted(page.test_rows()) == sorted(t.nodeid for t in usage.tests)
+    assert data["budgets"] == [[["usd", "$0.0010000"], ["calls", "5"]]]
     assert "1 call without reported usage" in text
+    assert "1 unpriced call" in text
+    # 5,000 differently named tests (40 random letters each: nothing shared but "test_").
+    rng = random.Random(17)
+    named = SessionUsage(
+        tests=tuple(
+            replace(
+                t,
+                nodeid=t.nodeid.partition("::")[0]
+                + "::test_"
+                + "".join(rng.choice(string.ascii_lowercase + "_") for _ in range(40)),
+            )
+            for t in usage.tests
+        )
+    )
+    page = HtmlReport(render_html(named))
+    assert len(page.text.encode("utf-8")) < 400_000
+    assert sorted(page.test_rows()) == sorted(t.nodeid for t in named.tests)
 
 
 def test_five_thousand_rows_render_in_the_browser(tmp_path: Path, chromium: str) -> None:
+    usage = _session(5_000)
     path = tmp_path / "big.html"
-    path.write_text(render_html(_session(5_000)), encoding="utf-8")
+    path.write_text(render_html(usage), encoding="utf-8")
+    places = table_places(usage.tests)
     with chromium_page() as page:
         page.open(path)
-        assert page.evaluate("document.querySelectorAll('#tests tbody tr').length") == 5_000
-        flagged = page.evaluate(
-            f"{ROWS}.filter(r => r.cells[6].textContent).map(r => r.cells[6].textContent)"
+        shown = page.evaluate(
+            f"{ROWS}.map(r => [r.cells[0].textContent, r.cells[5].textContent,"
+            " r.cells[6].textContent, r.className])"
         )
-        assert flagged == ["1 call without reported usage"]
-        assert page.evaluate(f"{ROWS}.filter(r => r.className == 'over').length") == 1
+        assert len(shown) == 5_000
+        # The page's rows are the tests, with the budgets Python writes (the script only
+        # puts each row's own figures next to its limits).
+        for test, (nodeid, budget, flags, marked) in zip(usage.tests, shown, strict=True):
+            assert nodeid == test.nodeid
+            over = " (over budget)" if test.over_budget else ""
+            assert budget == budget_text(test, places) + over
+            assert (marked == "over") == bool(test.over_budget)
+            assert flags == {
+                7: "1 call without reported usage",
+                9: "1 unpriced call",
+            }.get(int(nodeid[-6:-1]), "")
+        assert shown[500][1] == "cost $0.0020000 of $0.0010000; calls 3 of 5 (over budget)"
 
 
 @pytest.mark.parametrize("ci", ["true", "1", "yes"])
@@ -205,4 +253,22 @@ def test_a_missing_chromium_skips_locally_with_one_reason(
     assert str(skipped.value) == (
         f"headless Chromium is not installed ({tmp_path / 'no-chromium'}; "
         "Debian: apt-get install chromium)"
+    )
+
+
+def test_a_budget_with_an_unknown_cost_says_unknown_never_zero() -> None:
+    def test(cost: str, calls: int, unpriced: int) -> NodeUsage:
+        return NodeUsage(
+            nodeid="test_x.py::test_x",
+            totals=UsageTotals(calls=calls, cost_usd=Decimal(cost), unpriced_calls=unpriced),
+            by_model=MappingProxyType({}),
+            budget=MappingProxyType({"usd": Decimal("0.001"), "calls": 5}),
+        )
+
+    assert budget_text(test("0", 2, 2)) == "cost unknown of $0.001; calls 2 of 5"
+    assert budget_text(test("0.0004", 2, 1)) == (
+        "cost $0.0004 + unknown (1 call) of $0.0010; calls 2 of 5"
+    )
+    assert (
+        budget_text(test("0.0004", 2, 0), places=6) == "cost $0.000400 of $0.001000; calls 2 of 5"
     )

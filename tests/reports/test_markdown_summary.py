@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from report_parsing import amount, markdown_tables
+from report_parsing import HtmlReport, amount, markdown_tables
 from reports_testing import read_report
 from suite_testing import SUITE
 
@@ -107,13 +107,12 @@ def test_baseline_regressions_are_in_the_summary_and_deltas_in_the_html(
         }
     ]
     page = (pytester.path / "report.html").read_text(encoding="utf-8")
-    blob = re.search(r'<script type="application/json" id="aiusage-data">(.*?)</script>', page)
-    assert blob is not None
-    data = json.loads(blob.group(1))
-    assert data["delta"] is True
-    rows = {data["files"][r[0]] + "::" + r[1]: r for r in data["rows"]}
-    assert rows["test_base.py::test_summarise"][9:] == ["+$0.000015 (+3.3%)", 1]
-    assert len(rows["test_base.py::test_steady"]) <= 9  # unchanged: no delta
+    report = HtmlReport(page)
+    assert report.data["delta"] is True
+    rows = report.test_rows()
+    assert rows["test_base.py::test_summarise"]["delta"] == "+$0.000015 (+3.3%)"
+    assert rows["test_base.py::test_summarise"]["regressed"] == 1
+    assert "delta" not in rows["test_base.py::test_steady"]  # unchanged: no delta
     assert "Changes since the baseline &#x27;main&#x27;" in page
 
 

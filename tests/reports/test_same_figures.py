@@ -76,10 +76,7 @@ def test_every_output_shows_the_json_reports_figures(
     assert page.fields["calls"] == f"{calls:,}"
     _, model_rows = page.tables["Cost by model"]
     assert {r[0]: amount(r[4]) for r in model_rows} == models
-    blob = re.search(r'id="aiusage-data">(.*?)</script>', page_text)
-    assert blob is not None
-    shown = json.loads(blob[1])
-    html_tests = {shown["files"][r[0]] + "::" + r[1]: amount(r[5]) for r in shown["rows"]}
+    html_tests = {nodeid: amount(r["cost"]) for nodeid, r in page.test_rows().items()}
     assert {k: v for k, v in html_tests.items() if k in tests} == tests
 
     # Markdown: totals, by model, most expensive tests.

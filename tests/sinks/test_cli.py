@@ -325,6 +325,56 @@ def test_help_explains_keys_dates_and_examples(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("aiusage (pytest-aiusage) ")
 
 
+def test_a_by_key_no_record_has_is_an_error_naming_the_keys_that_exist(
+    capsys: pytest.CaptureFixture[str], ledger: Path
+) -> None:
+    status, out, err = run(capsys, "report", "--ledger", str(ledger), "--by", "jobid")
+    assert (status, out) == (2, "")
+    assert err == (
+        "aiusage: error: no record has the key 'jobid'; metadata keys in the ledger: job_id; "
+        "record fields: model, provider, api, operation_type, path, day, month, service_tier, "
+        "usage_status, batch, error\n"
+    )
+    # A key some records have still groups the others under (none).
+    assert [g["key"] for g in report_json(capsys, ledger, "--by", "job_id")["groups"]] == [
+        None,
+        "job-a",
+        "job-b",
+    ]
+
+
+def test_where_model_selects_the_models_dated_snapshots(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "usage.db"
+    sink = SQLiteSink(path)
+    sink.write(
+        [
+            make_record(model=model, input_tokens=1000, output_tokens=0, when=_at(1))
+            for model in ("gpt-4o-mini-2024-07-18", "gpt-4o-mini", "gpt-4o-2024-08-06")
+        ]
+    )
+    sink.close()
+    doc = report_json(capsys, path, "--where", "model=gpt-4o-mini")
+    assert [g["key"] for g in doc["groups"]] == ["gpt-4o-mini", "gpt-4o-mini-2024-07-18"]
+    exact = report_json(capsys, path, "--where", "model=gpt-4o-mini-2024-07-18")
+    assert [g["key"] for g in exact["groups"]] == ["gpt-4o-mini-2024-07-18"]
+
+
+def test_reading_a_ledger_leaves_no_wal_or_shm_file_behind(ledger: Path) -> None:
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["usage.db"]
+    done = subprocess.run(
+        [AIUSAGE, "report", "--ledger", str(ledger)],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["usage.db"]
+
+
 def test_markdown_report_has_spend_per_day_and_the_grouped_table(
     capsys: pytest.CaptureFixture[str], ledger: Path
 ) -> None:

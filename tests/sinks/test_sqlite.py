@@ -307,3 +307,75 @@ def test_without_configuration_nothing_is_written_anywhere(tmp_path: Path) -> No
         """
     )
     assert out.split() == ["0", "[]"]
+
+
+_COUNTS_1 = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+)
+RELEASED_SQLITE_SCHEMAS: dict[int, tuple[str, ...]] = {
+    1: (
+        "record_id TEXT PRIMARY KEY",
+        "timestamp TEXT NOT NULL",
+        "day TEXT NOT NULL",
+        "model TEXT NOT NULL",
+        "provider TEXT NOT NULL",
+        "api TEXT NOT NULL",
+        "operation_type TEXT",
+        "context_path TEXT NOT NULL",
+        *(f"{name} INTEGER NOT NULL" for name in _COUNTS_1),
+        "cost_usd TEXT",
+        "metadata TEXT NOT NULL",
+        "error_type TEXT",
+        "error_message TEXT",
+        "latency_ms REAL",
+        "usage_status TEXT NOT NULL",
+        "batch INTEGER NOT NULL",
+        "service_tier TEXT",
+        "request_id TEXT",
+        "INDEX usage_records_timestamp ON usage_records (timestamp)",
+    ),
+    2: (
+        "cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0",
+        "web_search_requests INTEGER NOT NULL DEFAULT 0",
+    ),
+}
+"""What each released migration adds, frozen: a ledger an older aiusage wrote must keep
+meaning what it meant. A schema change is the next number, never an edit of these."""
+
+
+def _sqlite_schema(conn: sqlite3.Connection) -> list[str]:
+    columns = [
+        " ".join(
+            [name, kind]
+            + (["PRIMARY KEY"] if pk else [])
+            + (["NOT NULL"] if notnull else [])
+            + ([f"DEFAULT {default}"] if default is not None else [])
+        )
+        for _, name, kind, notnull, default, pk in conn.execute("PRAGMA table_info(usage_records)")
+    ]
+    indexes = [
+        sql.removeprefix("CREATE ")
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
+    return columns + indexes
+
+
+@pytest.mark.parametrize("version", sorted(RELEASED_SQLITE_SCHEMAS))
+def test_released_migrations_are_never_changed(version: int) -> None:
+    conn = sqlite3.connect(":memory:")
+    for step in range(1, version + 1):
+        _sqlite.MIGRATIONS[step](conn)
+    expected = [c for v in range(1, version + 1) for c in RELEASED_SQLITE_SCHEMAS[v]]
+    assert sorted(_sqlite_schema(conn)) == sorted(expected), (
+        f"migration {version} of the SQLite ledger changed: add the next number instead"
+    )
+    conn.close()
+    assert set(RELEASED_SQLITE_SCHEMAS) <= set(_sqlite.MIGRATIONS)

@@ -33,8 +33,21 @@ class Unavailable(Exception):
     """No PostgreSQL server can be started here (the reason is the message)."""
 
 
+BINDIR_VARIABLE = "AIUSAGE_TEST_POSTGRES_BINDIR"
+"""Names the folder of ``initdb`` and ``postgres`` to use, instead of looking for one."""
+
+
 def find_bindir() -> Path:
-    """The folder of ``initdb`` and ``postgres``: Debian's newest, else the ``PATH``'s."""
+    """The folder of ``initdb`` and ``postgres``: ``$AIUSAGE_TEST_POSTGRES_BINDIR``, else
+    Debian's newest, else the ``PATH``'s."""
+    chosen = os.environ.get(BINDIR_VARIABLE)
+    if chosen:
+        if not (Path(chosen) / "initdb").is_file():
+            raise Unavailable(
+                f"PostgreSQL server binaries (initdb, postgres) not found in {chosen} "
+                f"(${BINDIR_VARIABLE})"
+            )
+        return Path(chosen)
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version)
     if found:
         return Path(found[-1]).parent

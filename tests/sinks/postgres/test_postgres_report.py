@@ -44,7 +44,13 @@ def _records() -> list[UsageRecord]:
             batch=True,
             error=ErrorInfo("RateLimitError", "slow down"),
         ),
-        make_record(model="my-model", cost_usd=None, when=_at(11, 2), usage_status="missing"),
+        make_record(
+            model="my-model",
+            cost_usd=None,
+            when=_at(11, 2),
+            usage_status="missing",
+            metadata={"model": "shadowed"},
+        ),
         make_record(
             cost_usd=Decimal("0.0000000000001"),
             when=_at(11, 3),
@@ -117,6 +123,43 @@ def test_report_is_the_same_from_sqlite_and_postgres(
             assert one == two, argv
         else:
             assert from_sqlite == from_postgres, argv
+
+
+def test_a_key_no_record_has_is_the_same_error_from_sqlite_and_postgres(
+    capsys: pytest.CaptureFixture[str], both: tuple[str, str]
+) -> None:
+    errors = []
+    for ledger in both:
+        assert main(["report", "--ledger", ledger, "--by", "jobid"]) == 2
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1]
+    assert errors[0] == (
+        "aiusage: error: no record has the key 'jobid'; metadata keys in the ledger: attempt, "
+        "flag, job, job_id, model, tags, user; record fields: model, provider, api, "
+        "operation_type, path, day, month, service_tier, usage_status, batch, error\n"
+    )
+
+
+def test_where_model_counts_its_dated_snapshots_in_sqlite_and_postgres(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, postgres_dsn: str
+) -> None:
+    records = [
+        make_record(model="gpt-4o-mini-2024-07-18"),
+        make_record(model="gpt-4o-mini"),
+        make_record(model="gpt-4o-mini-2024-07-18-ft"),
+        make_record(model="gpt-4o-2024-08-06"),
+        make_record(model="gpt-3.5-turbo-0125"),
+    ]
+    path = str(tmp_path / "usage.db")
+    for sink in (SQLiteSink(path), PostgresSink(postgres_dsn)):
+        sink.write(records)
+        sink.close()
+    for ledger in (path, postgres_dsn):
+        with Ledger(ledger) as opened:
+            assert opened.report(where={"model": "gpt-4o-mini"}).totals.calls == 2
+            assert opened.report(where={"model": "gpt-4o"}).totals.calls == 1
+            assert opened.report(where={"model": "gpt-3.5-turbo"}).totals.calls == 1
+            assert opened.report(where={"model": "gpt-4o-mini-2024-07-18"}).totals.calls == 1
 
 
 def _shown(dsn: str) -> str:

@@ -377,3 +377,73 @@ def test_a_record_postgresql_refuses_is_set_aside_and_the_others_are_stored(
         assert sorted(r.input_tokens for r in ledger.records()) == [1, 3, 4, 9]
     (dead,) = spool_dir.glob("postgressink-*.dead-letter.jsonl")
     assert [r.input_tokens for r in JsonlSink.read(dead)] == [2]
+
+
+_COUNTS_1 = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+)
+RELEASED_POSTGRES_SCHEMAS: dict[int, tuple[str, ...]] = {
+    1: (
+        "record_id text NOT NULL",
+        "timestamp timestamp with time zone NOT NULL",
+        "day date NOT NULL",
+        "model text NOT NULL",
+        "provider text NOT NULL",
+        "api text NOT NULL",
+        "operation_type text",
+        "context_path jsonb NOT NULL",
+        *(f"{name} bigint NOT NULL" for name in _COUNTS_1),
+        "cost_usd numeric",
+        "metadata jsonb NOT NULL",
+        "error_type text",
+        "error_message text",
+        "latency_ms double precision",
+        "usage_status text NOT NULL",
+        "batch boolean NOT NULL",
+        "service_tier text",
+        "request_id text",
+        "UNIQUE INDEX usage_records_pkey ON usage_records USING btree (record_id)",
+        'INDEX usage_records_timestamp ON usage_records USING btree ("timestamp")',
+    ),
+    2: (
+        "cache_write_1h_tokens bigint NOT NULL DEFAULT 0",
+        "web_search_requests bigint NOT NULL DEFAULT 0",
+    ),
+}
+"""What each released migration adds, frozen: a ledger an older aiusage wrote must keep
+meaning what it meant. A schema change is the next number, never an edit of these."""
+
+
+@pytest.mark.parametrize("version", sorted(RELEASED_POSTGRES_SCHEMAS))
+def test_released_migrations_are_never_changed(postgres_dsn: str, version: int) -> None:
+    for step in range(1, version + 1):
+        _run(postgres_dsn, _postgres.MIGRATIONS[step])
+    columns = [
+        f"{name} {kind}"
+        + ("" if nullable == "YES" else " NOT NULL")
+        + ("" if default is None else f" DEFAULT {default}")
+        for name, kind, nullable, default in _query(
+            postgres_dsn,
+            "SELECT column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'usage_records'",
+        )
+    ]
+    indexes = [
+        str(sql).removeprefix("CREATE ").replace(f"ON {schema}.", "ON ")
+        for schema, sql in _query(
+            postgres_dsn,
+            "SELECT schemaname, indexdef FROM pg_indexes WHERE schemaname = current_schema()",
+        )
+    ]
+    expected = [c for v in range(1, version + 1) for c in RELEASED_POSTGRES_SCHEMAS[v]]
+    assert sorted(columns + indexes) == sorted(expected), (
+        f"migration {version} of the PostgreSQL ledger changed: add the next number instead"
+    )
+    assert set(RELEASED_POSTGRES_SCHEMAS) <= set(_postgres.MIGRATIONS)
