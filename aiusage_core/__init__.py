@@ -17,6 +17,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._anthropic import instrument_anthropic, uninstrument_anthropic, wrap_anthropic
 from ._budget import Budget, BudgetAmounts, BudgetStatus
 from ._checks import (
     PropagationReport,
@@ -110,12 +111,15 @@ __all__ = [
     "current_context",
     "environment_tags",
     "flush",
+    "instrument_anthropic",
     "instrument_openai",
     "merge_metadata",
     "partial_failure_context",
     "propagate",
     "record_usage",
     "settings",
+    "uninstrument_anthropic",
     "uninstrument_openai",
+    "wrap_anthropic",
     "wrap_openai",
 ]

@@ -7,9 +7,10 @@ The enforcement itself (reserving a call's worst case before it is sent) lives i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from ._errors import BudgetExceededError, ConfigurationError
@@ -65,6 +66,29 @@ def _whole(name: str, value: object, *, positive: bool = False) -> int | None:
     return value
 
 
+def _output_cap(value: object) -> int | Mapping[str, int] | None:
+    """``output_cap`` checked: ``None``, a positive int, or a read-only copy of a mapping of
+    model names (``"*"``: any other model) to positive ints."""
+    if not isinstance(value, Mapping):
+        return _whole("output_cap", value, positive=True)
+    caps: dict[str, int] = {}
+    for model, cap in value.items():
+        if not isinstance(model, str) or not model:
+            raise ConfigurationError(
+                f"Budget(output_cap=...) keys must be model names (or '*'), not {model!r}",
+                name="output_cap",
+                value=value,
+            )
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise ConfigurationError(
+                f"Budget(output_cap=...)[{model!r}] must be a positive int, not {cap!r}",
+                name="output_cap",
+                value=value,
+            )
+        caps[model] = cap
+    return MappingProxyType(caps)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Budget:
     """Limits on what a usage context (with everything below it) may spend.
@@ -95,9 +119,11 @@ class Budget:
     """``"raise"`` (a hard budget: refuse the call), ``"warn"`` (a soft one: log a warning on
     the ``aiusage`` logger and send it), or a function called with the
     :class:`BudgetExceededError`: the call is sent when it returns, refused when it raises."""
-    output_cap: int | None = None
-    """Output tokens to assume for a call whose request sets no output cap. ``None``: the
-    model's context window (genai-prices' data), or refusal when it is unknown."""
+    output_cap: int | Mapping[str, int] | None = field(default=None, hash=False)
+    """Output tokens to assume for a call whose request sets no output cap: one number for
+    every model, or a mapping of model names (as requested) to numbers, where ``"*"`` stands
+    for any other model. A model it gives no number: its context window (genai-prices'
+    data), or refusal when that is unknown or ``refuse_unbounded`` is set."""
     refuse_unbounded: bool = False
     """Refuse every call whose worst case the request does not bound by itself (no output
     cap and no ``output_cap``; images, files or previous responses in its input) instead of
@@ -106,12 +132,16 @@ class Budget:
         init=False, repr=False, compare=False, hash=False
     )
     """``(name, limit)`` of the limits set, in the order of ``LIMITS`` (derived)."""
+    rules: tuple[object, bool] = field(init=False, repr=False, compare=False, hash=False)
+    """How the budget bounds a call (``output_cap``, ``refuse_unbounded``), hashable:
+    budgets with the same rules give a call the same worst case (derived)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "usd", _usd(self.usd))
         for name in ("tokens", "input_tokens", "output_tokens", "calls"):
             object.__setattr__(self, name, _whole(name, getattr(self, name)))
-        object.__setattr__(self, "output_cap", _whole("output_cap", self.output_cap, positive=True))
+        cap = _output_cap(self.output_cap)
+        object.__setattr__(self, "output_cap", cap)
         if self.on_exceed not in ("raise", "warn") and not callable(self.on_exceed):
             raise ConfigurationError(
                 f"Budget(on_exceed={self.on_exceed!r}) must be 'raise', 'warn' or a function",
@@ -126,6 +156,17 @@ class Budget:
             )
         set_limits = tuple((n, v) for n in LIMITS if (v := getattr(self, n)) is not None)
         object.__setattr__(self, "limits", set_limits)
+        cap_key = tuple(sorted(cap.items())) if isinstance(cap, Mapping) else cap
+        object.__setattr__(self, "rules", (cap_key, self.refuse_unbounded))
+
+    def cap_for(self, model: str) -> int | None:
+        """The output tokens ``output_cap`` assumes for an uncapped call to ``model``, or
+        ``None`` when it gives none."""
+        cap = self.output_cap
+        if cap is None or isinstance(cap, int):
+            return cap
+        found = cap.get(model)
+        return cap.get("*") if found is None else found
 
     @property
     def hard(self) -> bool:

@@ -77,6 +77,7 @@ class CallStart:
     __slots__ = (
         "adapter",
         "api",
+        "batch",
         "call_metadata",
         "client_metadata",
         "context",
@@ -98,6 +99,7 @@ class CallStart:
         client_metadata: Mapping[str, Any] | None = None,
         call_metadata: Mapping[str, Any] | None = None,
         hide_usage_item: bool = False,
+        batch: bool = False,
     ) -> None:
         self.adapter = adapter
         """The provider adapter that reads the call's responses."""
@@ -115,6 +117,9 @@ class CallStart:
         """Metadata the caller put on this request."""
         self.hide_usage_item = hide_usage_item
         """Whether the stream's usage-only item was asked for by us (and is hidden)."""
+        self.batch = batch
+        """Whether the call is a Batch API's: a request for its results reserves nothing,
+        and each call it lists is recorded at batch rates."""
         self.started = _perf_counter()
         """``time.perf_counter()`` when the call started."""
         self.reservation: Reservation | None = None
@@ -126,7 +131,9 @@ def reserve(start: CallStart, body: object, extra: Mapping[str, Any] | None) -> 
     every budget above its context, before the request is sent: the one budget check of every
     provider. Raises :class:`~aiusage_core.BudgetExceededError` when a hard budget refuses."""
     context = start.context
-    if context is None or not context._budgets:
+    if context is None or not context._budgets or start.batch:
+        # A Batch API's results were run (and billed) already: they are charged when
+        # recorded, never refused.
         return
     from ._reservations import reserve as reserve_on_budgets
 
@@ -181,6 +188,8 @@ def record_response(start: CallStart, response: object) -> None:
                     None if failure is None else ErrorInfo("ResponseFailed", failure),
                     start.client_metadata,
                     start.call_metadata,
+                    None,
+                    start.batch,
                 ),
                 start,
             )
@@ -345,6 +354,7 @@ class PendingCall:
             start.client_metadata,
             start.call_metadata,
             cost,
+            start.batch,
         )
 
     def left(self) -> None:

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from ._ledger import LedgerReport
-from ._money import cost_column, cost_of, cost_text, usd_column
+from ._money import cost_column, cost_of, cost_text, decimals
+from ._records import UsageTotals
 from ._render import escape, fractions, html_page, html_table, markdown_table, svg_chart
 
 __all__ = ["SpendOverTime", "render_ledger_html", "render_ledger_markdown"]
@@ -27,34 +28,54 @@ def _cell(value: Any) -> str:
 
 
 class SpendOverTime:
-    """Cost per period (``day`` or ``month``) and per series (e.g. per model), from a report
-    grouped by ``(period, series key)``."""
+    """Calls, tokens and cost per period (``day`` or ``month``) and per series (e.g. per
+    model), from a report grouped by ``(period, series key)``."""
 
     def __init__(self, report: LedgerReport, period: str, series_key: str) -> None:
         self.period = period
         self.series_key = series_key
-        self.periods: list[str] = []
-        self.series: dict[str, dict[str, Decimal]] = {}
-        self.totals: dict[str, Decimal] = {}
+        cells: dict[tuple[str, str], UsageTotals] = {}
         for group in report.groups:
-            when, name = _cell(group.key[0]), _cell(group.key[1])
-            if when not in self.totals:
-                self.periods.append(when)
-                self.totals[when] = Decimal(0)
-            cost = group.totals.cost_usd
-            self.totals[when] += cost
-            by_period = self.series.setdefault(name, {})
-            by_period[when] = by_period.get(when, Decimal(0)) + cost
-        self.periods.sort()
+            key = (_cell(group.key[0]), _cell(group.key[1]))
+            cells[key] = cells[key] + group.totals if key in cells else group.totals
+        self.periods: list[str] = sorted({p for p, _ in cells})
+        self.names: list[str] = list(dict.fromkeys(name for _, name in cells))
+        self._cells = cells
+        self.totals: dict[str, UsageTotals] = {}
+        for (when, _), totals in cells.items():
+            before = self.totals.get(when)
+            self.totals[when] = before + totals if before is not None else totals
+
+    def cell(self, period: str, name: str) -> UsageTotals:
+        """The totals of ``name`` in ``period`` (empty when it made no call then)."""
+        return self._cells.get((period, name), UsageTotals())
+
+    def series(self) -> dict[str, list[Decimal]]:
+        """The known cost of each series, period by period (the chart's bar heights)."""
+        return {n: [self.cell(p, n).cost_usd for p in self.periods] for n in self.names}
+
+    def _places(self) -> int:
+        return decimals([t.cost_usd for t in (*self._cells.values(), *self.totals.values())])
 
     def labels(self) -> dict[str, str]:
-        """Each period's total cost, written with the one money formatter (same decimals)."""
-        texts = [t.strip() for t in usd_column([self.totals[p] for p in self.periods])]
-        return dict(zip(self.periods, texts, strict=True))
+        """Each period's total cost, written with the one money formatter (the same decimals
+        as :meth:`rows`; ``+ unknown`` when some of its calls had no price)."""
+        texts = cost_column([self.totals[p] for p in self.periods], self._places())
+        return {p: t.strip() for p, t in zip(self.periods, texts, strict=True)}
+
+    def headers(self) -> list[str]:
+        """``[period, each series, "total"]``."""
+        return [self.period, *self.names, "total"]
 
     def rows(self) -> list[list[str]]:
-        """``[period, total cost]`` per period, for a table beside the chart."""
-        return [[p, text] for p, text in self.labels().items()]
+        """One row per period: the cost of each series and the period's total, every amount
+        with the same decimals."""
+        places = self._places()
+        rows = []
+        for p in self.periods:
+            every = [*(self.cell(p, n) for n in self.names), self.totals[p]]
+            rows.append([p, *(cost_text(t, places) for t in every)])
+        return rows
 
 
 def _table_rows(report: LedgerReport) -> tuple[list[str], list[list[str]], list[Decimal | None]]:
@@ -97,7 +118,10 @@ def render_ledger_markdown(
     ]
     if over_time.periods:
         parts.append(f"\n### {_period_words(over_time)}\n\n")
-        parts.append(markdown_table([over_time.period, "cost_usd"], over_time.rows(), numeric=(1,)))
+        columns = over_time.headers()
+        parts.append(
+            markdown_table(columns, over_time.rows(), numeric=tuple(range(1, len(columns))))
+        )
     parts.append(f"\n### By {', '.join(report.by) or 'total'}\n\n")
     parts.append(markdown_table(headers, rows, numeric=tuple(numeric)))
     if report.totals.unpriced_calls:
@@ -131,23 +155,18 @@ def render_ledger_html(
         f"{totals.output_tokens:,}</dd></div></dl>",
     ]
     if over_time.periods:
-        series = {
-            name: [values.get(p, Decimal(0)) for p in over_time.periods]
-            for name, values in over_time.series.items()
-        }
-        body.append(f"<h2>{escape(_period_words(over_time))}</h2>")
-        body.append(
-            svg_chart(_period_words(over_time), over_time.periods, series, over_time.labels())
-        )
+        words = _period_words(over_time)
+        columns = over_time.headers()
+        body.append(f"<h2>{escape(words)}</h2>")
+        body.append(svg_chart(words, over_time.periods, over_time.series(), over_time.labels()))
         body.append(
             html_table(
-                f"{_period_words(over_time)}: figures",
-                [over_time.period, "cost_usd"],
+                f"{words}: figures",
+                columns,
                 over_time.rows(),
-                numeric=(1,),
+                numeric=tuple(range(1, len(columns))),
             )
         )
-    body.append(f"<h2>By {escape(', '.join(report.by) or 'total')}</h2>")
     fracs = [*fractions(amounts[:-1]), 1.0 if amounts[-1] else 0.0]
     body.append(
         html_table(

@@ -69,6 +69,7 @@ class RecordInput:
 
     __slots__ = (
         "api",
+        "batch",
         "call_metadata",
         "client_metadata",
         "context",
@@ -98,6 +99,7 @@ class RecordInput:
         client_metadata: Mapping[str, Any] | None = None,
         call_metadata: Mapping[str, Any] | None = None,
         cost_usd: Decimal | None = None,
+        batch: bool = False,
     ) -> None:
         self.usage = usage
         """The call's counts (validated)."""
@@ -125,6 +127,9 @@ class RecordInput:
         """The call's own metadata."""
         self.cost_usd = cost_usd
         """A cost given by hand; ``None`` prices the record."""
+        self.batch = batch
+        """Whether the call ran through a provider's Batch API (priced at batch rates, as
+        every call inside a batch context is)."""
 
 
 def emit(values: RecordInput) -> UsageRecord:
@@ -132,7 +137,7 @@ def emit(values: RecordInput) -> UsageRecord:
     already be validated; nothing here validates them (text a server sent is escaped).
 
     ``values.cost_usd=None`` prices the record unless its usage is ``missing`` (which stays
-    unpriced), at Batch API rates inside a batch context.
+    unpriced), at Batch API rates for a Batch API call or inside a batch context.
 
     This is the per-record hot path of :func:`record_usage` (a million records must go
     through in well under a minute) and of every provider's settling, so it reads each
@@ -152,7 +157,7 @@ def emit(values: RecordInput) -> UsageRecord:
     ended = values.ended
     latency_ms = values.latency_ms
     config = _settings.current or settings()
-    is_batch = ctx.batch if ctx is not None else False
+    is_batch = values.batch or (ctx.batch if ctx is not None else False)
     if usage[0] != "manual":  # what a server sent (record_usage checked its arguments)
         if max(usage[1:]) > MAX_COUNT:
             usage = _over_limit(usage, model, provider, api)

@@ -10,6 +10,7 @@ CDN, so it opens from disk (or a CI artifact) offline.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -51,8 +52,9 @@ th.n,th.c{text-align:right}
 #tests th:nth-child(7){width:6%}#tests th:nth-child(8){width:10%}
 .over,.over td,.over th{color:var(--over)}.over th{border-left:4px solid var(--over)}
 .flag{color:var(--warn);font-weight:600}
-dl.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.5rem,1fr));
+dl.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(7rem,1fr));
 gap:.75rem 1rem;margin:1rem 0}
+dl.totals div:first-child{grid-column:span 2}
 dl.totals dt{color:var(--muted);font-size:.85rem}dl.totals dd{margin:0;font-size:1.2rem;
 font-variant-numeric:tabular-nums}
 th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;
@@ -154,15 +156,22 @@ def svg_chart(
     series; ``labels`` gives the written total of each period (e.g. ``$0.0123``), shown above
     its bar and in its tooltip. The chart has a title and a description for screen readers,
     and the same figures are in the table next to it."""
-    width, height, left, bottom, top = 720, 260, 10, 40, 20
+    height, left, bottom, top = 260, 10, 40, 32
+    # A bar is at most 67 units wide (one period does not fill the page), at least 1; the
+    # chart is drawn at its own size and only ever shrinks to fit the page.
+    step = min(max(720 / max(len(periods), 1), 1.0), 96.0)
+    width = max(int(step * len(periods) + 2 * left), 4 * 180 + 2 * left)
     plot_h = height - bottom - top
     totals = [sum((s[i] for s in series.values()), Decimal(0)) for i in range(len(periods))]
     peak = max(totals, default=Decimal(0)) or Decimal(1)
-    step = (width - 2 * left) / max(len(periods), 1)
     bar_w = max(step * 0.7, 1.0)
+    # Labels (the period and its total) on every period while they fit side by side, else
+    # on every k-th one; the description and the table beside the chart have them all.
+    every = math.ceil(84 / step)
+    full = height + 20 * ((len(series) + 3) // 4)
     parts = [
         f'<svg role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} '
-        f'{height + 20 * ((len(series) + 3) // 4)}" width="100%" '
+        f'{full}" width="{width}" height="{full}" style="max-width:100%;height:auto" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<desc id="chart-desc">{escape(_describe(periods, labels))}</desc>',
@@ -181,10 +190,17 @@ def svg_chart(
                 f'fill="{_PALETTE[n % len(_PALETTE)]}"><title>{escape(period)} '
                 f"{escape(name)}</title></rect>"
             )
-        parts.append(
-            f'<text x="{x + bar_w / 2:.1f}" y="{max(y - 4, 10):.1f}" '
-            f'text-anchor="middle">{escape(labels.get(period, ""))}</text>'
-        )
+        if i % every:
+            continue
+        # "$0.0123 + unknown (1 call)" as "$0.0123" with "+ unknown" above it (the
+        # table has the number of calls).
+        amount, unknown, _ = labels.get(period, "").partition(" + unknown")
+        for line, text in enumerate((amount, "+ unknown" if unknown else "")):
+            if text:
+                parts.append(
+                    f'<text x="{x + bar_w / 2:.1f}" y="{max(y - 4 - 13 * line, 10):.1f}" '
+                    f'text-anchor="middle">{escape(text)}</text>'
+                )
         parts.append(
             f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" '
             f'text-anchor="middle">{escape(period)}</text>'

@@ -289,10 +289,11 @@ def worst_case(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
             else:
                 inputs = max(inputs or 0, window)
     outputs: int | None
+    assumed = None if estimate.output_tokens is not None else budget.cap_for(estimate.model)
     if estimate.output_tokens is not None:
         outputs = estimate.output_tokens * estimate.choices
-    elif budget.output_cap is not None:
-        outputs = budget.output_cap * estimate.choices
+    elif assumed is not None:
+        outputs = assumed * estimate.choices
     elif budget.refuse_unbounded:
         outputs = None
         why = why or (
@@ -534,10 +535,10 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
     worst = _worst_or_unknown(estimate, innermost.budget, batch)
     pairs: list[tuple[BudgetState, _Worst]] = [(innermost, worst)]
     if len(states) > 1:
-        rules = innermost.budget.output_cap, innermost.budget.refuse_unbounded
+        rules = innermost.budget.rules
         worsts = {rules: worst}
         for state in reversed(states[:-1]):
-            rules = state.budget.output_cap, state.budget.refuse_unbounded
+            rules = state.budget.rules
             found = worsts.get(rules)
             if found is None:
                 found = worsts[rules] = _worst_or_unknown(estimate, state.budget, batch)

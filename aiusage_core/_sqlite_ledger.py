@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -106,37 +108,70 @@ class SQLiteReader:
         self.location = self.path
         if not os.path.isfile(self.path):
             raise LedgerError(f"no ledger at {self.path}", path=self.path)
-        self._conn = self._open()
+        self._file = self.path
+        """The file read: the ledger, or a private copy of it (see :meth:`_copy`)."""
+        self._copy_dir: str | None = None
         try:
+            wal, shm = (os.path.exists(self.path + suffix) for suffix in ("-wal", "-shm"))
+            if wal and not shm and self._read_only_folder():
+                self._copy()  # SQLite cannot read this WAL where it is
+            self._conn = self._open()
             found = read_schema_version(self._conn, self.path)
             if found == 0:
                 raise LedgerError(f"{self.path} is an empty database, not a ledger", path=self.path)
             check_schema(found, self.path)
             if found < current_schema_version():
                 self._conn.close()
-                migrator = SQLiteSink(self.path)
+                if self._copy_dir is None and self._read_only_folder():
+                    self._copy()  # an older ledger where it cannot be migrated
+                migrator = SQLiteSink(self._file)
                 migrator.check()
                 migrator.close()
                 self._conn = self._open()
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self.close()
             raise LedgerError(f"cannot read ledger {self.path}: {exc}", path=self.path) from exc
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
         # typeshed types aggregates as int -> int; SQLite passes and returns any value.
         self._conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+
+    def _read_only_folder(self) -> bool:
+        """Whether the ledger's folder cannot be written (a read-only filesystem, say): then
+        nobody is writing the ledger, and nothing can be created beside it."""
+        return not os.access(os.path.dirname(self.path), os.W_OK)
+
+    def _copy(self) -> None:
+        """Read a private copy of the ledger (and its -wal), removed by :meth:`close`.
+
+        On a read-only filesystem SQLite reads a WAL ledger only with its -shm file beside
+        it, and cannot migrate an older ledger: a copy in the temporary folder can be both
+        recovered and migrated, and the ledger itself stays untouched."""
+        self._copy_dir = tempfile.mkdtemp(prefix="aiusage-ledger-")
+        self._file = os.path.join(self._copy_dir, os.path.basename(self.path))
+        try:
+            shutil.copyfile(self.path, self._file)
+            if os.path.exists(self.path + "-wal"):
+                shutil.copyfile(self.path + "-wal", self._file + "-wal")
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot read ledger {self.path}: its folder is read-only and a copy to read "
+                f"could not be made in {self._copy_dir}: {exc}",
+                path=self.path,
+            ) from exc
 
     def _open(self) -> sqlite3.Connection:
         # Reading a WAL ledger needs its -wal and -shm files. A writer at work has them (read
         # through them, read-only). Otherwise a read-only connection would create them and
         # could not remove them; a query-only one refuses every write just the same and
         # removes them when it closes. Where they cannot be created (a read-only filesystem
-        # or folder) nobody can be writing: the file is read as immutable.
-        uri = Path(self.path).as_uri()
-        if os.path.exists(self.path + "-wal"):
+        # or folder) nobody can be writing: the file is read as immutable (or, with a -wal
+        # but no -shm, or an older schema, a copy is read: see _copy).
+        uri = Path(self._file).as_uri()
+        if os.path.exists(self._file + "-wal"):
             uri += "?mode=ro"
-        elif not os.access(os.path.dirname(self.path), os.W_OK):
+        elif self._copy_dir is None and self._read_only_folder():
             uri += "?mode=ro&immutable=1"
         try:
             conn = sqlite3.connect(uri, uri=True)
@@ -289,8 +324,13 @@ class SQLiteReader:
             raise self._error(exc) from exc
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection (and remove the private copy, if one was read)."""
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+        if self._copy_dir is not None:
+            shutil.rmtree(self._copy_dir, ignore_errors=True)
+            self._copy_dir = None
 
 
 class _Unreadable(Exception):

@@ -33,10 +33,24 @@ from ._fake_wire import (
     sse_event,
 )
 
-__all__ = ["PREFIX", "AnthropicApi", "AnthropicError", "error_body"]
+__all__ = ["PREFIX", "AnthropicApi", "AnthropicError", "error_body", "is_anthropic"]
 
 PREFIX: Final = "/v1/messages"
-"""Every path the Anthropic side answers starts with this."""
+"""The paths of Anthropic's own API start with this."""
+
+_CLOUD_PATH: Final = re.compile(
+    r"(?:/v1)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
+    r"(?P<vertex>[^/:]+):(?P<verb>rawPredict|streamRawPredict)"
+    r"|/model/(?P<bedrock>[^/]+)/invoke"
+)
+"""Messages through a cloud: Vertex AI's ``rawPredict`` / ``streamRawPredict`` and Bedrock's
+``invoke`` (JSON only), which name the model in the path."""
+
+
+def is_anthropic(path: str) -> bool:
+    """Whether ``path`` is one the Anthropic side answers."""
+    return path.startswith(PREFIX) or _CLOUD_PATH.fullmatch(path) is not None
+
 
 _CREATED_AT: Final = datetime.fromtimestamp(1_700_000_000, timezone.utc)
 _BATCH_PATH: Final = re.compile(r"/v1/messages/batches/(?P<id>msgbatch_\w+)(?P<results>/results)?")
@@ -150,6 +164,11 @@ class AnthropicApi:
             if path == PREFIX:
                 return _message_reply(body, script, ids)
             return _Reply({"input_tokens": prompt_tokens(_body_text(body))})
+        cloud = _CLOUD_PATH.fullmatch(path)
+        if method == "POST" and cloud is not None and isinstance(body, dict):
+            stream = cloud["verb"] == "streamRawPredict"
+            model = cloud["vertex"] or cloud["bedrock"]
+            return _message_reply({**body, "model": model, "stream": stream}, script, ids)
         match = _BATCH_PATH.fullmatch(path)
         if method == "GET" and match is not None:
             if match["results"]:

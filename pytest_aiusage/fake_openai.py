@@ -14,7 +14,9 @@ cancels it (no usage).
 It also speaks Anthropic's wire format at :attr:`FakeOpenAI.anthropic_url` (the same server;
 :class:`FakeAnthropic` is the server whose :attr:`~FakeAnthropic.url` is that one):
 ``POST /v1/messages`` (JSON and SSE events), ``/v1/messages/count_tokens`` and message
-batches (create, retrieve, results as JSON Lines), with or without ``?beta=true``. Its
+batches (create, retrieve, results as JSON Lines), with or without ``?beta=true``, and the
+same messages as Vertex AI (``rawPredict``, ``streamRawPredict``) and Bedrock (``invoke``,
+JSON only) serve them to the SDK's cloud clients. Its
 replies carry a ``request-id`` header and errors in Anthropic's shape
 (``{"type": "error", "error": {"type": ..., "message": ...}}``); usage follows Anthropic's
 convention (``input_tokens`` excludes the ``cache_creation_input_tokens`` and
@@ -73,7 +75,7 @@ from werkzeug.wrappers import Request, Response
 
 from aiusage_core._models import is_known_model
 
-from ._fake_anthropic import PREFIX, AnthropicApi, AnthropicError, error_body
+from ._fake_anthropic import AnthropicApi, AnthropicError, error_body, is_anthropic
 from ._fake_wire import (
     NO_USAGE,
     UNSCRIPTED,
@@ -482,7 +484,7 @@ class FakeOpenAI:
         if script.drop_connection:
             raise _DropConnection("FakeOpenAI: scripted drop_connection")
 
-        if request.path.startswith(PREFIX):
+        if is_anthropic(request.path):
             response = self._anthropic_response(request, received, script, ids)
         else:
             response = self._openai_response(request, received, script, ids)

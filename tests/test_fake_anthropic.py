@@ -353,3 +353,16 @@ def test_reset_forgets_batches(server: FakeAnthropic, client: anthropic.Anthropi
     server.reset()
     with pytest.raises(anthropic.NotFoundError):
         client.messages.batches.retrieve(batch.id)
+
+
+def test_vertex_and_bedrock_paths_answer_the_model_they_name(server: FakeAnthropic) -> None:
+    body = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 8, "messages": HELLO}
+    vertex = "/projects/p/locations/us-east5/publishers/anthropic/models/claude-haiku-4-5@20251001"
+    with httpx2.Client(base_url=server.url) as http:
+        plain = http.post(f"{vertex}:rawPredict", json=body).json()
+        streamed = http.post(f"{vertex}:streamRawPredict", json=body)
+        bedrock = http.post("/model/anthropic.claude-haiku-4-5-v1:0/invoke", json=body).json()
+    assert plain["model"] == "claude-haiku-4-5@20251001"
+    assert sse_events(streamed.text)[0][1]["message"]["model"] == "claude-haiku-4-5@20251001"
+    assert bedrock["model"] == "anthropic.claude-haiku-4-5-v1:0"
+    assert bedrock["usage"]["input_tokens"] == HELLO_INPUT_TOKENS

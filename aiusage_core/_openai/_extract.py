@@ -20,10 +20,29 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic
-
 from .._counts import MISSING, Usage
 from .._providers import Read
+from .._providers._reading import (
+    MODEL as _MODEL,
+)
+from .._providers._reading import (
+    clamp as _clamp,
+)
+from .._providers._reading import (
+    core as _core,
+)
+from .._providers._reading import (
+    detail as _detail,
+)
+from .._providers._reading import (
+    field,
+)
+from .._providers._reading import (
+    kinds as _kinds,
+)
+from .._providers._reading import (
+    values as _values,
+)
 
 __all__ = [
     "MISSING",
@@ -41,86 +60,10 @@ Extracted = Read
 """What a response object says about its call (the adapters' :class:`Read`)."""
 
 
-class _Attributes:
-    """``.get`` over an object's attributes, for objects that are neither mappings nor
-    pydantic models."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: object) -> None:
-        self.obj = obj
-
-    def get(self, name: str) -> object:
-        return getattr(self.obj, name, None)
-
-
-_MAPPING, _MODEL, _OBJECT = 0, 1, 2
-_kinds: dict[type, int] = {dict: _MAPPING}
-
-
-def _values(obj: object) -> Mapping[str, object] | _Attributes:
-    """The fields of ``obj`` behind a ``.get(name)``, read the cheapest way for its type."""
-    kind = _kinds.get(type(obj))
-    if kind is None:
-        # isinstance against ABCs is slow: decided once per type.
-        if isinstance(obj, Mapping):
-            kind = _MAPPING
-        elif isinstance(obj, pydantic.BaseModel):
-            kind = _MODEL
-        else:
-            kind = _OBJECT
-        _kinds[type(obj)] = kind
-    if kind == _MAPPING:
-        return obj  # type: ignore[return-value]
-    if kind == _MODEL:
-        # pydantic keeps every declared field (defaults included) in the instance __dict__.
-        return obj.__dict__
-    return _Attributes(obj)
-
-
-def field(obj: object, name: str) -> object:
-    """``obj[name]`` for mappings, ``getattr(obj, name)`` otherwise; ``None`` when absent.
-
-    Never raises: a property or mapping that raises counts as absent.
-    """
-    if obj is None:
-        return None
-    try:
-        return _values(obj).get(name)
-    except Exception:
-        return None
-
-
-def _core(value: object) -> int | None:
-    if type(value) is int:  # the common case, checked first (and bool is not int here)
-        return value if value >= 0 else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    return None
-
-
-def _detail(value: object, name: str, problems: list[str]) -> int:
-    if type(value) is int and value >= 0:
-        return value
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    problems.append(f"{name}={value!r:.40} (counted as 0)")
-    return 0
-
-
 _NO_DETAILS: Mapping[str, object] = {}
 
 # A NamedTuple's __new__ is a Python function; tuple.__new__ makes the same tuple in C.
 _new_tuple = tuple.__new__
-
-
-def _clamp(name: str, value: int, limit: int, limit_name: str, problems: list[str]) -> int:
-    if value > limit:
-        problems.append(f"{name}={value} exceeds {limit_name}={limit} (clamped)")
-        return limit
-    return value
 
 
 # Field names in each API's usage object: input, output, input details, output details.

@@ -47,6 +47,10 @@ class Prepared(NamedTuple):
     """Metadata the caller put on the request, if the provider's requests carry any."""
     hide_usage_item: bool
     """Whether the stream's usage-only item was asked for by us (and must be hidden)."""
+    batch: bool = False
+    """Whether the request fetches a Batch API's results: no call itself (nothing to
+    reserve), its response lists whole calls (:attr:`SdkTypes.call_lists`), each recorded
+    once at batch rates."""
 
 
 StreamReader = Callable[["PendingCall", Any], bool]
@@ -68,11 +72,17 @@ class SdkTypes:
     """The ``with_raw_response`` class (its body is read at once)."""
     raw_responses: tuple[type, ...]
     """Every raw response class (``with_raw_response`` and ``with_streaming_response``)."""
+    call_lists: tuple[type, ...] = ()
+    """Results listing whole calls, read item by item (Anthropic's batch results, JSON
+    Lines): the adapter's stream reader of the request's API reads each item into a call
+    of its own."""
     ends_later: tuple[type, ...] = field(init=False)
-    """Streams and raw responses: the results whose call ends after ``request()``."""
+    """Streams, raw responses and call lists: the results read after ``request()``."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ends_later", (*self.streams, *self.raw_responses))
+        object.__setattr__(
+            self, "ends_later", (*self.streams, *self.raw_responses, *self.call_lists)
+        )
 
 
 class Provider(Protocol):

@@ -122,7 +122,7 @@ class OpenAIAdapter:
         hide = False
         if tracking.stream_usage or tracking.send_metadata:
             options, hide = edit_request(options, api, tracking, context, own)
-        return _new_tuple(Prepared, (options, own, hide))  # Prepared(...) without a frame
+        return _new_tuple(Prepared, (options, own, hide, False))  # Prepared(...) without a frame
 
     def estimate(
         self, start: CallStart, body: object, extra: Mapping[str, Any] | None

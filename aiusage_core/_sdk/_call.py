@@ -29,7 +29,7 @@ from .._context import _adopt, _adoptive, _current
 from .._errors import MetadataError
 from .._providers import Provider
 from .._tracking import TrackingOptions
-from ._stream import instrument_stream, track_raw_response
+from ._stream import instrument_stream, track_call_list, track_raw_response
 
 __all__ = ["call_async", "call_sync"]
 
@@ -55,6 +55,7 @@ def _start(
         client_metadata=tracking.metadata or None,
         call_metadata=prepared.call_metadata,
         hide_usage_item=prepared.hide_usage_item,
+        batch=prepared.batch,
     )
     return start, prepared.options
 
@@ -63,8 +64,14 @@ def _track_later(
     result: object, start: CallStart, kwargs: Mapping[str, Any], is_async: bool
 ) -> None:
     """Track a stream, or a raw response whose body is read later, in place; never raises."""
-    call = UnfinishedCall(start)
     sdk = start.adapter.sdk
+    if start.batch:
+        # A Batch API's results: each call they list is recorded as it is read. Raw results
+        # (with_raw_response) are left to the caller, whose reading we do not see.
+        if isinstance(result, sdk.call_lists):
+            track_call_list(result, start)
+        return
+    call = UnfinishedCall(start)
     try:
         if isinstance(result, sdk.streams):
             instrument_stream(result, call)
@@ -120,7 +127,7 @@ def call_sync(
     except BaseException as exc:
         PendingCall(start).finish(exc)
         raise
-    if isinstance(result, adapter.sdk.ends_later):
+    if isinstance(result, adapter.sdk.ends_later) or start.batch:
         _track_later(result, start, kwargs, False)
     else:
         record_response(start, result)  # the common case: a parsed response
@@ -153,7 +160,7 @@ async def call_async(
     except BaseException as exc:
         PendingCall(start).finish(exc)
         raise
-    if isinstance(result, adapter.sdk.ends_later):
+    if isinstance(result, adapter.sdk.ends_later) or start.batch:
         _track_later(result, start, kwargs, True)
     else:
         record_response(start, result)  # the common case: a parsed response

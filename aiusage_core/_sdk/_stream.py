@@ -12,6 +12,9 @@ unfinished is recorded when its :class:`aiusage_core._calls.UnfinishedCall` is g
 Raw responses (``with_raw_response``, ``with_streaming_response``) get their ``parse`` (and,
 for unread bodies, ``read`` and ``close``) hooked on the instance, so the record follows
 whatever the caller reads.
+
+A call list (a Batch API's results) lists whole calls: each item the caller reads is
+recorded as a call of its own, once per usage context however often the results are read.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
 
-from .._calls import PendingCall
+from .._calls import CallStart, PendingCall
 
-__all__ = ["instrument_stream", "track_raw_response"]
+__all__ = ["instrument_stream", "track_call_list", "track_raw_response"]
 
 logger = logging.getLogger("aiusage")
 
@@ -165,6 +169,15 @@ def _instrument_if_stream(result: object, call: PendingCall) -> None:
             )
 
 
+def _read_already(response: httpx2.Response) -> bool:
+    """Whether the body of ``response`` has been read into memory."""
+    try:
+        response.content  # noqa: B018 - raises ResponseNotRead if the body was not read
+    except httpx2.ResponseNotRead:
+        return False
+    return True
+
+
 def _json_body(response: httpx2.Response) -> object:
     """The parsed JSON body of ``response`` if it has been read, else ``None``."""
     try:
@@ -210,8 +223,9 @@ def track_raw_response(raw: Any, call: PendingCall, *, sse: bool, is_async: bool
         _hook_after(raw, "parse", parsed, is_async=is_async and not legacy)
         _hook_http_close(http_response, call, is_async=is_async)
         return
-    if legacy:
-        call.final = _json_body(http_response)  # with_raw_response read the body already
+    if legacy or _read_already(http_response):
+        # with_raw_response read the body already (whatever the class of its result).
+        call.final = _json_body(http_response)
         call.finish()
         return
 
@@ -228,3 +242,76 @@ def track_raw_response(raw: Any, call: PendingCall, *, sse: bool, is_async: bool
 
     _hook_after(raw, "read", read, is_async=is_async)
     _hook_after(raw, "close", closed, is_async=is_async)
+
+
+# -- call lists: a Batch API's results ------------------------------------------------------
+
+_LISTED_LIMIT = 100_000
+_listed: dict[tuple[str, str], weakref.ref[Any] | None] = {}
+"""(provider, id) of each listed call recorded already -> the context it was recorded in
+(``None``: outside any). Forgotten all at once when full."""
+_listed_lock = threading.Lock()
+
+
+def _record_listed(start: CallStart, read: Callable[[PendingCall, Any], bool], item: Any) -> None:
+    """Record the call ``item`` lists (if it is one: the adapter's reader sets its final
+    object), unless it was recorded already. Never raises."""
+    try:
+        call = PendingCall(
+            CallStart(
+                start.adapter,
+                start.api,
+                start.provider,
+                start.model,
+                context=start.context,
+                client_metadata=start.client_metadata,
+                batch=True,
+            )
+        )
+        read(call, item)
+        if call.final is None:
+            return  # not a call that ran (errored, canceled, expired): nothing billed
+        if call.request_id is not None:
+            # Results read again in the same context are the same calls; in another context
+            # (another test replaying one cassette, say) they are that context's.
+            key = (start.provider, call.request_id)
+            context = start.context
+            with _listed_lock:
+                if key in _listed:
+                    recorded_in = _listed[key]
+                    if (None if recorded_in is None else recorded_in()) is context:
+                        return
+                if len(_listed) >= _LISTED_LIMIT:
+                    _listed.clear()
+                _listed[key] = None if context is None else weakref.ref(context)
+        call.finish(unseen=True)  # no latency: the call ran inside the batch
+    except Exception:
+        logger.exception("aiusage: recording a call of %s batch results failed", start.provider)
+
+
+def _listed_items(inner: Iterator[Any], start: CallStart) -> Iterator[Any]:
+    read = start.adapter.stream_reader(start.api)
+    for item in inner:
+        _record_listed(start, read, item)
+        yield item
+
+
+async def _async_listed_items(inner: AsyncIterator[Any], start: CallStart) -> AsyncIterator[Any]:
+    read = start.adapter.stream_reader(start.api)
+    async for item in inner:
+        _record_listed(start, read, item)
+        yield item
+
+
+def track_call_list(result: Any, start: CallStart) -> None:
+    """Record each call ``result`` (the SDK's JSON Lines decoder of a Batch API's results)
+    lists as the caller reads it; ``result`` stays the SDK's object. Never raises."""
+    try:
+        inner = result._iterator
+        result.__dict__["_iterator"] = (
+            _async_listed_items(inner, start)
+            if hasattr(inner, "__anext__")
+            else _listed_items(inner, start)
+        )
+    except Exception:
+        logger.exception("aiusage: tracking %s batch results failed", start.provider)

@@ -41,6 +41,9 @@ def test_budget_accepts_decimal_strings_and_numbers() -> None:
         ({"calls": -1}, "calls"),
         ({"tokens": 1.5}, "tokens"),
         ({"output_cap": 0}, "output_cap"),
+        ({"output_cap": {"gpt-4o": 0}}, "output_cap"),
+        ({"output_cap": {"gpt-4o": "100"}}, "output_cap"),
+        ({"output_cap": {"": 100}}, "output_cap"),
         ({"on_exceed": "ignore"}, "on_exceed"),
         ({"refuse_unbounded": "yes"}, "refuse_unbounded"),
     ],
@@ -50,6 +53,28 @@ def test_budget_rejects_bad_values_naming_them(kwargs: dict[str, object], name: 
         Budget(**kwargs)  # type: ignore[arg-type]
     assert caught.value.name == name
     assert f"Budget({name}=" in str(caught.value)
+
+
+def test_output_cap_per_model() -> None:
+    one = Budget(output_cap=500)
+    assert one.cap_for("gpt-4o") == 500
+    per_model = Budget(output_cap={"gpt-4o": 2000, "*": 300})
+    assert per_model.cap_for("gpt-4o") == 2000
+    assert per_model.cap_for("gpt-4o-mini") == 300
+    assert Budget(output_cap={"gpt-4o": 2000}).cap_for("gpt-4o-mini") is None
+    assert Budget().cap_for("gpt-4o") is None
+    # A read-only copy: changing the caller's dict later changes nothing.
+    caps = {"gpt-4o": 2000}
+    budget = Budget(output_cap=caps)
+    caps["gpt-4o"] = 1
+    assert budget.cap_for("gpt-4o") == 2000
+    with pytest.raises(TypeError):
+        budget.output_cap["gpt-4o"] = 5  # type: ignore[index]
+    # Still a value: equal budgets are equal and hash alike, mapping or not.
+    assert budget == Budget(output_cap={"gpt-4o": 2000})
+    assert hash(budget) == hash(Budget(output_cap={"gpt-4o": 2000}))
+    assert budget.rules == Budget(output_cap={"gpt-4o": 2000}).rules
+    assert budget.rules != Budget(output_cap=2000).rules
 
 
 def test_a_context_without_a_budget_has_no_budget_view() -> None:

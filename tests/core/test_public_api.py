@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import aiusage_core
 
 DESIGN_NAMES = {
@@ -24,6 +27,12 @@ DESIGN_NAMES = {
     "PostgresSink",
     "Budget",
     "BudgetExceededError",
+    "wrap_openai",
+    "instrument_openai",
+    "uninstrument_openai",
+    "wrap_anthropic",
+    "instrument_anthropic",
+    "uninstrument_anthropic",
 }
 
 
@@ -44,3 +53,13 @@ def test_every_public_name_has_a_docstring() -> None:
         if name in {"__version__", "UsageStatus", "PriceResolver"}:
             continue
         assert (obj.__doc__ or "").strip(), name
+
+
+def test_importing_the_package_imports_no_provider_sdk() -> None:
+    # The SDKs take about a second each to import: only the wrap_*/instrument_* functions
+    # that need one import it, on first use.
+    code = "import sys, aiusage_core; print(sorted({'openai', 'anthropic'} & set(sys.modules)))"
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"

@@ -375,3 +375,38 @@ def test_a_request_the_adapter_cannot_read_is_bounded_by_the_context_window(
     assert job.totals.calls == 1
     assert "reading an OpenAI chat request for its budget failed" in caplog.text
     assert "a body this adapter does not know" in caplog.text
+
+
+def test_output_cap_per_model_bounds_uncapped_calls(
+    server: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    hello = {"messages": HELLO, "model": "gpt-4o-mini"}
+    caps = {"gpt-4o-mini": 1000, "*": 50}
+    assumed = body_bytes(hello) * INPUT_RATE + 1000 * OUTPUT_RATE  # not 128,000 output tokens
+    with ai_usage_context("job", budget=Budget(usd=assumed, output_cap=caps)) as job:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert job.totals.calls == 1
+    with (
+        ai_usage_context("job", budget=Budget(usd=assumed - Decimal("0.0000001"), output_cap=caps)),
+        pytest.raises(BudgetExceededError) as refused,
+    ):
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert refused.value.requested == assumed
+    assert "output <= 1,000 tokens" in str(refused.value)
+    # Each budget bounds the call by its own rule: the batch assumes 60 tokens, the job 1,000.
+    with (
+        ai_usage_context("job", budget=Budget(output_tokens=2000, output_cap=caps)),
+        ai_usage_context("batch", budget=Budget(output_tokens=50, output_cap={"*": 60})),
+        pytest.raises(BudgetExceededError) as refused,
+    ):
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert refused.value.context == "job/batch"
+    assert refused.value.requested == 60
+    # "*" stands for every model the mapping does not name.
+    with (
+        ai_usage_context("job", budget=Budget(output_tokens=40, output_cap=caps)),
+        pytest.raises(BudgetExceededError) as refused,
+    ):
+        client.chat.completions.create(model="gpt-4.1", messages=HELLO)
+    assert refused.value.requested == 50
+    assert len(server.requests) == 1

@@ -2,7 +2,8 @@
 to the loopback server:
 
 * under every hard budget, what the calls below it really spent never goes over a limit
-  (the calls are capped, and use no more than their caps, as a real API guarantees);
+  (the calls are capped, and use no more than their caps, as a real API guarantees),
+  whatever soft budgets sit above or below it;
 * a refused call never reaches the server, and every call that was not refused does;
 * a budget that is never reached changes nothing: same records, same totals.
 """
@@ -35,6 +36,17 @@ from pytest_aiusage.fake_openai import FakeOpenAI
 
 API_KEY = "sk-test-budget-laws"
 
+PROMPT = len(
+    repr(
+        {
+            "messages": [{"role": "user", "content": "call-0"}],
+            "model": "gpt-4o-mini",
+            "max_tokens": 20,
+        }
+    )
+)
+"""The smallest input bound of the plans' requests (the length of the shortest body)."""
+
 
 @dataclass
 class Node:
@@ -49,15 +61,21 @@ budgets = st.one_of(
     st.none(),
     st.builds(
         Budget,
-        usd=st.sampled_from([None, Decimal("0.00002"), Decimal("0.00005"), Decimal("0.0001")]),
+        # A call's worst case is about $0.00003: these let none, one, a few calls through.
+        usd=st.one_of(st.none(), st.integers(1, 12).map(lambda k: k * Decimal("0.00001"))),
         calls=st.one_of(st.none(), st.integers(0, 4)),
         output_tokens=st.one_of(st.none(), st.integers(0, 60)),
+        # A request's input bound is the length of its body (about 100 bytes here).
+        tokens=st.one_of(st.none(), st.integers(0, 400)),
+        input_tokens=st.one_of(st.none(), st.integers(0, 300)),
+        # Soft budgets among hard ones: they reserve but never refuse.
+        on_exceed=st.sampled_from(["raise", "raise", "warn"]),
     ),
 )
 nodes = st.recursive(
-    st.builds(Node, budgets, st.lists(st.integers(1, 30), max_size=3)),
+    st.builds(Node, budgets, st.lists(st.integers(20, 30), max_size=3)),
     lambda children: st.builds(
-        Node, budgets, st.lists(st.integers(1, 30), max_size=2), st.lists(children, max_size=3)
+        Node, budgets, st.lists(st.integers(20, 30), max_size=2), st.lists(children, max_size=3)
     ),
     max_leaves=6,
 )
@@ -81,8 +99,11 @@ class Plan:
         self.attempted: set[str] = set()
         self.lock = threading.Lock()
         self.contexts: list[tuple[Node, UsageContext]] = []
+        # Every call uses as much as the smallest worst case of the plan allows, so that real
+        # spend is close to what was reserved: a reservation rule that let too many calls
+        # through would show as real spend over a limit.
         for _ in range(_count_calls(tree)):
-            server.reply(usage={"prompt_tokens": 3, "completion_tokens": completion})
+            server.reply(usage={"prompt_tokens": PROMPT, "completion_tokens": completion})
 
     def _new_call(self) -> str:
         with self.lock:
@@ -149,6 +170,10 @@ class Plan:
             budget = node.budget
             if budget is None:
                 continue
+            assert ctx.budget is not None
+            assert ctx.budget.reserved.calls == 0
+            if not budget.hard:
+                continue  # a soft budget reports; only hard ones hold their limits
             totals = ctx.totals
             if budget.usd is not None:
                 assert totals.cost_usd <= budget.usd
@@ -156,8 +181,11 @@ class Plan:
                 assert totals.calls <= budget.calls
             if budget.output_tokens is not None:
                 assert totals.output_tokens <= budget.output_tokens
-            assert ctx.budget is not None
-            assert ctx.budget.reserved.calls == 0
+            if budget.input_tokens is not None:
+                assert totals.input_tokens <= budget.input_tokens
+            if budget.tokens is not None:
+                assert totals.input_tokens + totals.output_tokens <= budget.tokens
+            assert not ctx.budget.exceeded
 
 
 def _count_calls(node: Node) -> int:
@@ -168,21 +196,27 @@ def _smallest_cap(node: Node) -> int:
     return min([*node.caps, *(_smallest_cap(c) for c in node.children), 30])
 
 
-@settings(max_examples=25)
+def _completion(data: Any, tree: Node) -> int:
+    """Output tokens every call of the plan uses: mostly its smallest cap (the most allowed)."""
+    smallest = _smallest_cap(tree)
+    return int(
+        data.draw(st.one_of(st.just(smallest), st.integers(0, smallest)), label="completion")
+    )
+
+
+@settings(max_examples=40)
 @given(tree=nodes, data=st.data())
 def test_threads_never_overspend_a_hard_budget(server: FakeOpenAI, tree: Node, data: Any) -> None:
-    completion = data.draw(st.integers(0, _smallest_cap(tree)), label="completion")
-    plan = Plan(server, tree, completion)
+    plan = Plan(server, tree, _completion(data, tree))
     with openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0) as raw:
         plan.run_threads(wrap_openai(raw))
     plan.check()
 
 
-@settings(max_examples=25)
+@settings(max_examples=40)
 @given(tree=nodes, data=st.data())
 def test_tasks_never_overspend_a_hard_budget(server: FakeOpenAI, tree: Node, data: Any) -> None:
-    completion = data.draw(st.integers(0, _smallest_cap(tree)), label="completion")
-    plan = Plan(server, tree, completion)
+    plan = Plan(server, tree, _completion(data, tree))
 
     async def main() -> None:
         async with openai.AsyncOpenAI(api_key=API_KEY, base_url=server.url, max_retries=0) as raw:

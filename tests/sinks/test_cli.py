@@ -381,10 +381,30 @@ def test_markdown_report_has_spend_per_day_and_the_grouped_table(
     status, out, err = run(capsys, "report", "--ledger", str(ledger), "--format", "markdown")
     assert (status, err) == (0, "")
     tables = markdown_tables(out)
-    assert [(r["day"], amount(r["cost_usd"])) for r in tables["Spend by day, per model"]] == [
-        ("2026-11-01", Decimal("0.00477")),
-        ("2026-11-02", Decimal("0.00036")),
-        ("2026-11-03", Decimal("0.01125")),
+    # Per day, each model's cost and the day's total (a model without calls that day spent
+    # $0; one whose calls had no price is unknown, and so is that part of the total).
+    assert tables["Spend by day, per model"] == [
+        {
+            "day": "2026-11-01",
+            "gpt-4o": "$0.00450",
+            "gpt-4o-mini": "$0.00027",
+            "my-model": "$0.00000",
+            "total": "$0.00477",
+        },
+        {
+            "day": "2026-11-02",
+            "gpt-4o": "$0.00000",
+            "gpt-4o-mini": "$0.00036",
+            "my-model": "$0.00000",
+            "total": "$0.00036",
+        },
+        {
+            "day": "2026-11-03",
+            "gpt-4o": "$0.01125",
+            "gpt-4o-mini": "$0.00000",
+            "my-model": "unknown",
+            "total": "$0.01125 + unknown (1 call)",
+        },
     ]
     groups = tables["By model"]
     assert [(r["model"], r["calls"], r["cost_usd"]) for r in groups] == [
@@ -419,7 +439,10 @@ def test_html_report_charts_spend_per_month_per_job_in_inline_svg(
     # One bar per job in the one month (the unpriced record of no job costs nothing known).
     assert sorted(page.svg_rects) == ["2026-11 (none)", "2026-11 job-a", "2026-11 job-b"][1:]
     headers, rows = page.tables["Spend by month, per job_id: figures"]
-    assert (headers, rows) == (["month", "cost_usd"], [["2026-11", "$0.01638"]])
+    assert (headers, rows) == (
+        ["month", "(none)", "job-a", "job-b", "total"],
+        [["2026-11", "unknown", "$0.00477", "$0.01161", "$0.01638 + unknown (1 call)"]],
+    )
     headers, rows = page.tables["Calls, tokens and cost by job_id"]
     assert headers == ["job_id", "calls", "input_tokens", "output_tokens", "cost_usd"]
     assert [(r[0], r[-1]) for r in rows] == [

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 from sinks_testing import make_record, remount
 
-from aiusage_core import Ledger, SQLiteSink
+from aiusage_core import Ledger, SQLiteSink, _sqlite
 from aiusage_core._cli import main
 
 
@@ -92,6 +93,72 @@ def test_report_reads_a_ledger_on_a_read_only_filesystem(
             assert ledger.count() == 3
     finally:
         remount(remountable, "rw")
+
+
+def test_a_read_only_ledger_with_a_wal_and_no_shm_is_read_whole_and_left_as_it_is(
+    tmp_path: Path, remountable: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A backup that took the ledger and its -wal (a writer had records not yet checkpointed
+    # into the main file) but not the -shm: SQLite cannot read that WAL in place.
+    source = tmp_path / "usage.db"
+    _ledger(source)
+    writer = SQLiteSink(source)
+    writer.write([make_record(input_tokens=40)])  # keeps the WAL open, not checkpointed
+    try:
+        for suffix in ("", "-wal"):
+            copied = remountable / f"usage.db{suffix}"
+            copied.write_bytes(Path(f"{source}{suffix}").read_bytes())
+    finally:
+        writer.close()
+    path = remountable / "usage.db"
+    before = {p.name: p.read_bytes() for p in remountable.iterdir()}
+    assert sorted(before) == ["usage.db", "usage.db-wal"]
+    temporary = set(Path(tempfile.gettempdir()).glob("aiusage-ledger-*"))
+    remount(remountable, "ro")
+    try:
+        assert main(["report", "--ledger", str(path), "--format", "json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["totals"]["calls"], report["totals"]["input_tokens"]) == (4, 46)
+        assert main(["export", "--ledger", str(path)]) == 0
+        exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert sorted(r["input_tokens"] for r in exported) == [1, 2, 3, 40]
+    finally:
+        remount(remountable, "rw")
+    assert {p.name: p.read_bytes() for p in remountable.iterdir()} == before
+    assert set(Path(tempfile.gettempdir()).glob("aiusage-ledger-*")) == temporary
+
+
+def test_an_older_ledger_on_a_read_only_filesystem_is_read_without_migrating_it(
+    remountable: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = remountable / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    _sqlite.MIGRATIONS[1](conn)
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    conn.execute(
+        "INSERT INTO usage_records (record_id, timestamp, day, model, provider, api, "
+        "context_path, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+        "reasoning_tokens, input_audio_tokens, output_audio_tokens, cost_usd, metadata, "
+        "usage_status, batch) VALUES ('r1', '2026-11-01T00:00:00.000000+00:00', '2026-11-01', "
+        "'gpt-4o', 'openai', 'chat', '[\"job\"]', 100, 40, 10, 20, 5, 3, 2, '0.5', '{}', "
+        "'reported', 0)"
+    )
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    remount(remountable, "ro")
+    try:
+        assert main(["report", "--ledger", str(path), "--format", "json"]) == 0
+        totals = json.loads(capsys.readouterr().out)["totals"]
+        with Ledger(path) as ledger:
+            (record,) = ledger.records()
+    finally:
+        remount(remountable, "rw")
+    assert (totals["calls"], totals["input_tokens"], totals["cost_usd"]) == (1, 100, "0.5")
+    assert (record.cache_write_tokens, record.cache_write_1h_tokens) == (10, 0)
+    assert path.read_bytes() == before  # still version 1: never migrated in place
+    assert sorted(p.name for p in remountable.iterdir()) == ["v1.db"]
 
 
 def test_reading_a_ledger_leaves_no_wal_or_shm_file(

@@ -1,0 +1,63 @@
+"""The worst case of an Anthropic Messages request, read from its body before it is sent.
+
+Input: the body's text bounds its tokens (see :mod:`aiusage_core._estimate`), except for
+content the body only refers to or that the API adds: image and document parts, MCP
+servers, a container, and server tools (web search and fetch, code execution, ...), whose
+results become input. Output: ``max_tokens``, which the API requires, so the output side of
+the worst case is exact (thinking budgets are part of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._estimate import CallEstimate, request_text, text_token_bound
+
+__all__ = ["estimate_request"]
+
+_MEDIA = (("'image'", "an image part"), ("'document'", "a document part"))
+_REFERENCES = ("mcp_servers", "container")
+_DEFAULT_TIERS = frozenset({"auto", "standard_only"})
+
+
+def _unbounded_input(body: Mapping[str, Any], text: str) -> str | None:
+    for marker, name in _MEDIA:
+        if marker in text:
+            return name
+    for key in _REFERENCES:
+        if body.get(key):
+            return f"content referred to by {key!r}"
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        for tool in tools:
+            kind = tool.get("type") if isinstance(tool, Mapping) else None
+            if kind not in (None, "custom"):
+                return f"the results of the server tool {kind!r}"
+    return None
+
+
+def estimate_request(
+    provider: str, model: str, body: object, extra: Mapping[str, Any] | None
+) -> CallEstimate:
+    """The worst case of a Messages request whose JSON body is ``body`` (the SDK's
+    ``json_data``) with ``extra`` (its ``extra_json``) merged in, as the SDK sends it."""
+    if not isinstance(body, Mapping):
+        return CallEstimate(
+            provider, model, "messages", 0, None, 1, "a body that is not a JSON object"
+        )
+    if extra:
+        body = {**body, **extra}
+    text = request_text(body)
+    cap = body.get("max_tokens")
+    tier = body.get("service_tier")
+    return CallEstimate(
+        provider,
+        model,
+        "messages",
+        text_token_bound(text),
+        cap if type(cap) is int and cap >= 0 else None,
+        1,
+        _unbounded_input(body, text),
+        tier if isinstance(tier, str) and tier and tier not in _DEFAULT_TIERS else None,
+    )
