@@ -19,6 +19,8 @@ Strategies:
   with :func:`expected_totals`.
 * :func:`openai_usage`: usage payloads in OpenAI's wire shape for chat, responses and
   embeddings, consistent or (``malformed=True``) broken in the ways real payloads break.
+* :func:`anthropic_usage`: usage payloads in Anthropic's wire shape (Messages API), with
+  cache reads and writes (by TTL), server tool use and service tier, valid or malformed.
 * :func:`usage_records`: valid :class:`aiusage_core.UsageRecord` values.
 """
 
@@ -65,6 +67,7 @@ __all__ = [
     "ContextTree",
     "OpenAIAPI",
     "TreeRun",
+    "anthropic_usage",
     "arun_tree",
     "call_specs",
     "context_trees",
@@ -435,6 +438,56 @@ _VALID_USAGE = {
     "embeddings": _embeddings_usage,
 }
 
+
+# -- Anthropic usage payloads ---------------------------------------------------------------
+
+_ANTHROPIC_TIERS = ("standard", "priority", "batch")
+"""The service tiers an Anthropic ``usage`` names."""
+
+
+def _zero_or_absent(draw: DrawFn, usage: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``usage[key] = value``; a value of nothing (``0``, ``None``) may also be sent as
+    ``null`` or left out, as older models and API versions do."""
+    shape = draw(st.sampled_from(("value", "null", "absent"))) if not value else "value"
+    if shape == "value":
+        usage[key] = value
+    elif shape == "null":
+        usage[key] = None
+
+
+@st.composite
+def _anthropic_usage(draw: DrawFn, max_tokens: int) -> dict[str, Any]:
+    # Anthropic's ``input_tokens`` *exclude* the cache reads and writes reported beside them:
+    # the three together are the prompt, at most ``max_tokens``.
+    prompt = draw(st.integers(0, max_tokens))
+    cache_read = draw(st.integers(0, prompt))
+    cache_write = draw(st.integers(0, prompt - cache_read))
+    output = draw(st.integers(0, max_tokens))
+    usage: dict[str, Any] = {
+        "input_tokens": prompt - cache_read - cache_write,
+        "output_tokens": output,
+    }
+    _zero_or_absent(draw, usage, "cache_read_input_tokens", cache_read)
+    _zero_or_absent(draw, usage, "cache_creation_input_tokens", cache_write)
+    # The writes by TTL add up to the writes; older responses have no breakdown at all.
+    one_hour = draw(st.integers(0, cache_write))
+    breakdown = {
+        "ephemeral_5m_input_tokens": cache_write - one_hour,
+        "ephemeral_1h_input_tokens": one_hour,
+    }
+    _zero_or_absent(draw, usage, "cache_creation", draw(st.sampled_from((breakdown, None))))
+    searches = {
+        "web_search_requests": draw(st.integers(0, 5)),
+        "web_fetch_requests": draw(st.integers(0, 5)),
+    }
+    _zero_or_absent(draw, usage, "server_tool_use", draw(st.sampled_from((searches, None))))
+    thinking = {"thinking_tokens": draw(st.integers(0, output))}
+    _zero_or_absent(draw, usage, "output_tokens_details", draw(st.sampled_from((thinking, None))))
+    tier = draw(st.sampled_from((*_ANTHROPIC_TIERS, None)))
+    _zero_or_absent(draw, usage, "service_tier", tier)
+    return usage
+
+
 _garbage: SearchStrategy[Any] = st.one_of(
     st.none(),
     st.booleans(),
@@ -484,7 +537,7 @@ def _parent(payload: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     return node
 
 
-def _corrupt(draw: DrawFn, payload: dict[str, Any], kind: str) -> dict[str, Any]:
+def _corrupt(draw: DrawFn, payload: dict[str, Any], kind: str, parts: _Parts) -> dict[str, Any]:
     """Apply one corruption to ``payload`` (in place when it can) and return it."""
     if kind == "empty":
         return {}
@@ -497,7 +550,7 @@ def _corrupt(draw: DrawFn, payload: dict[str, Any], kind: str) -> dict[str, Any]
         target[name] = draw(_garbage | st.integers(0, 1000))
         return payload
     if kind == "inconsistent":
-        return _inconsistent(draw, payload)
+        return _inconsistent(draw, payload, parts)
     path = draw(st.sampled_from(paths))
     parent, key = _parent(payload, path), path[-1]
     current = parent[key]
@@ -522,16 +575,25 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _inconsistent(draw: DrawFn, payload: dict[str, Any]) -> dict[str, Any]:
+_Parts = tuple[tuple[str, str, str], ...]
+"""``(whole, details object, part)``: counts of a payload whose part may not exceed them."""
+
+_OPENAI_PARTS: _Parts = (
+    ("prompt_tokens", "prompt_tokens_details", "cached_tokens"),
+    ("completion_tokens", "completion_tokens_details", "reasoning_tokens"),
+    ("input_tokens", "input_tokens_details", "cached_tokens"),
+    ("output_tokens", "output_tokens_details", "reasoning_tokens"),
+)
+_ANTHROPIC_PARTS: _Parts = (
+    ("cache_creation_input_tokens", "cache_creation", "ephemeral_1h_input_tokens"),
+    ("cache_creation_input_tokens", "cache_creation", "ephemeral_5m_input_tokens"),
+    ("output_tokens", "output_tokens_details", "thinking_tokens"),
+)
+
+
+def _inconsistent(draw: DrawFn, payload: dict[str, Any], parts: _Parts) -> dict[str, Any]:
     pairs = [
-        (whole, (details, part))
-        for whole, details, part in (
-            ("prompt_tokens", "prompt_tokens_details", "cached_tokens"),
-            ("completion_tokens", "completion_tokens_details", "reasoning_tokens"),
-            ("input_tokens", "input_tokens_details", "cached_tokens"),
-            ("output_tokens", "output_tokens_details", "reasoning_tokens"),
-        )
-        if _is_count(payload.get(whole))
+        (whole, (details, part)) for whole, details, part in parts if _is_count(payload.get(whole))
     ]
     break_a_part: bool = draw(st.booleans())
     if pairs and break_a_part:
@@ -548,10 +610,12 @@ def _inconsistent(draw: DrawFn, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @st.composite
-def _malformed(draw: DrawFn, valid: SearchStrategy[dict[str, Any]]) -> dict[str, Any]:
+def _malformed(
+    draw: DrawFn, valid: SearchStrategy[dict[str, Any]], parts: _Parts = _OPENAI_PARTS
+) -> dict[str, Any]:
     payload = copy.deepcopy(draw(valid))
     for kind in draw(st.lists(st.sampled_from(_CORRUPTIONS), min_size=1, max_size=3)):
-        payload = _corrupt(draw, payload, kind)
+        payload = _corrupt(draw, payload, kind, parts)
     return payload
 
 
@@ -599,6 +663,36 @@ def openai_usage(
     _check_count("openai_usage(max_tokens=...)", max_tokens)
     valid = _VALID_USAGE[api](max_tokens)
     return _malformed(valid) if malformed else valid
+
+
+def anthropic_usage(
+    *, malformed: bool = False, max_tokens: int = _DEFAULT_MAX_TOKENS
+) -> SearchStrategy[dict[str, Any]]:
+    """``usage`` objects as Anthropic's Messages API sends them (the JSON, as a dict).
+
+    ``input_tokens`` and ``output_tokens``; ``cache_read_input_tokens`` and
+    ``cache_creation_input_tokens``, which Anthropic reports *beside* ``input_tokens`` (not
+    inside it, unlike OpenAI: the prompt is the sum of the three, at most ``max_tokens``);
+    ``cache_creation`` (``ephemeral_5m_input_tokens`` and ``ephemeral_1h_input_tokens``,
+    adding up to the cache writes); ``server_tool_use`` (``web_search_requests``,
+    ``web_fetch_requests``); ``output_tokens_details.thinking_tokens`` (at most the output);
+    ``service_tier`` (``standard``, ``priority``, ``batch``). A count of zero and an object
+    of nothing may be sent, ``null`` or left out, as older models and API versions do.
+
+    Valid payloads are the shape the ``anthropic`` SDK parses (``anthropic.types.Usage``).
+    With ``malformed=True`` each payload gets one to three of the corruptions of
+    :func:`openai_usage` (a part larger than its whole is a one-hour or five-minute cache
+    write above the cache writes, or thinking above the output).
+
+    >>> from hypothesis import given
+    >>> @given(anthropic_usage())
+    ... def test_prompt_tokens(usage):
+    ...     assert my_prompt_tokens(usage) >= usage["input_tokens"]
+    ... # doctest: +SKIP
+    """
+    _check_count("anthropic_usage(max_tokens=...)", max_tokens)
+    valid = _anthropic_usage(max_tokens)
+    return _malformed(valid, _ANTHROPIC_PARTS) if malformed else valid
 
 
 # -- usage records ------------------------------------------------------------------------

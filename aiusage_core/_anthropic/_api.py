@@ -32,7 +32,9 @@ def wrap_anthropic(
     helper, ``beta.messages``, ``with_raw_response`` and ``with_streaming_response`` become
     usage records in the innermost open usage context, each call once however its stream
     ends; the results of message batches are recorded as they are read, one record per
-    succeeded request at batch rates. ``count_tokens`` is never a call. Calls return
+    succeeded request at batch rates (results read again in the same usage context are not
+    counted again; errored, canceled and expired requests are not billed, so not calls).
+    ``count_tokens`` is never a call. Calls return
     exactly what they return unwrapped::
 
         client = wrap_anthropic(Anthropic(), metadata={"team": "ocr"})

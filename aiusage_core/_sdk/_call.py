@@ -29,7 +29,12 @@ from .._context import _adopt, _adoptive, _current
 from .._errors import MetadataError
 from .._providers import Provider
 from .._tracking import TrackingOptions
-from ._stream import instrument_stream, track_call_list, track_raw_response
+from ._stream import (
+    instrument_stream,
+    track_call_list,
+    track_raw_call_list,
+    track_raw_response,
+)
 
 __all__ = ["call_async", "call_sync"]
 
@@ -66,10 +71,12 @@ def _track_later(
     """Track a stream, or a raw response whose body is read later, in place; never raises."""
     sdk = start.adapter.sdk
     if start.batch:
-        # A Batch API's results: each call they list is recorded as it is read. Raw results
-        # (with_raw_response) are left to the caller, whose reading we do not see.
+        # A Batch API's results: each call they list is recorded as it is read (through the
+        # raw response's parse() for with_raw_response / with_streaming_response).
         if isinstance(result, sdk.call_lists):
             track_call_list(result, start)
+        elif isinstance(result, sdk.raw_responses):
+            track_raw_call_list(result, start, is_async=is_async)
         return
     call = UnfinishedCall(start)
     try:

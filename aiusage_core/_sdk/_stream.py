@@ -30,7 +30,12 @@ import httpx2
 
 from .._calls import CallStart, PendingCall
 
-__all__ = ["instrument_stream", "track_call_list", "track_raw_response"]
+__all__ = [
+    "instrument_stream",
+    "track_call_list",
+    "track_raw_call_list",
+    "track_raw_response",
+]
 
 logger = logging.getLogger("aiusage")
 
@@ -313,5 +318,21 @@ def track_call_list(result: Any, start: CallStart) -> None:
             if hasattr(inner, "__anext__")
             else _listed_items(inner, start)
         )
+    except Exception:
+        logger.exception("aiusage: tracking %s batch results failed", start.provider)
+
+
+def track_raw_call_list(raw: Any, start: CallStart, *, is_async: bool) -> None:
+    """Track the call list a raw response of a Batch API's results parses to, each time it
+    is parsed. Never raises."""
+    call_lists = start.adapter.sdk.call_lists
+    legacy = isinstance(raw, start.adapter.sdk.legacy_response)
+
+    def parsed(result: object) -> None:
+        if isinstance(result, call_lists):
+            track_call_list(result, start)
+
+    try:
+        _hook_after(raw, "parse", parsed, is_async=is_async and not legacy)
     except Exception:
         logger.exception("aiusage: tracking %s batch results failed", start.provider)

@@ -5,11 +5,13 @@ computed here, and by hand)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from decimal import Decimal
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 from anthropic_testing import (
     API_KEY,
@@ -463,3 +465,97 @@ def test_a_reading_failure_is_logged_and_never_breaks_the_call(
     assert message.usage.input_tokens == -1
     assert single(usage).usage_status == "missing"
     assert "unusable usage" in caplog.text
+
+
+def test_batch_results_read_in_another_context_are_that_contexts_calls(
+    server: FakeAnthropic, client: anthropic.Anthropic
+) -> None:
+    # Another test replaying one cassette reads the same results: they are its calls too.
+    batch = client.messages.batches.create(requests=_batch_requests("a"))
+    with ai_usage_context("first") as first:
+        list(client.messages.batches.results(batch.id))
+        list(client.messages.batches.results(batch.id))
+    with ai_usage_context("second") as second:
+        list(client.messages.batches.results(batch.id))
+    assert len(first.records) == len(second.records) == 1
+
+
+def test_only_succeeded_batch_results_are_calls(usage: UsageContext) -> None:
+    message = {
+        "id": "msg_ok",
+        "type": "message",
+        "role": "assistant",
+        "model": HAIKU,
+        "content": [{"type": "text", "text": "ok"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 6, "service_tier": "batch"},
+    }
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    lines = [
+        {"custom_id": "ok", "result": {"type": "succeeded", "message": message}},
+        {"custom_id": "failed", "result": {"type": "errored", "error": error}},
+        {"custom_id": "late", "result": {"type": "expired"}},
+        {"custom_id": "stopped", "result": {"type": "canceled"}},
+    ]
+    batch = {
+        "id": "msgbatch_1",
+        "type": "message_batch",
+        "processing_status": "ended",
+        "request_counts": {
+            "processing": 0,
+            "succeeded": 1,
+            "errored": 1,
+            "canceled": 1,
+            "expired": 1,
+        },
+        "created_at": "2026-01-01T00:00:00Z",
+        "ended_at": "2026-01-01T00:01:00Z",
+        "expires_at": "2026-01-02T00:00:00Z",
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_1/results",
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/results"):
+            body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+            return httpx2.Response(200, content=body, headers={"request-id": "req_results"})
+        return httpx2.Response(200, json=batch, headers={"request-id": "req_batch"})
+
+    http_client = anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(handler))
+    with anthropic.Anthropic(api_key=API_KEY, max_retries=0, http_client=http_client) as plain:
+        results = list(wrap_anthropic(plain).messages.batches.results("msgbatch_1"))
+    assert len(results) == 4
+    record = single(usage)
+    assert record.request_id == "msg_ok"
+    assert record.batch is True
+    assert record.cost_usd == genai_cost(
+        {"input_tokens": 10, "output_tokens": 6}, processing="batch"
+    )
+
+
+def test_raw_batch_results_are_recorded_when_parsed(
+    server: FakeAnthropic, client: anthropic.Anthropic, usage: UsageContext
+) -> None:
+    batch = client.messages.batches.create(requests=_batch_requests("a", "b"))
+    raw = client.messages.batches.with_raw_response.results(batch.id)
+    assert usage.records == []  # nothing read yet
+    assert [item.custom_id for item in raw.parse()] == ["a", "b"]
+    with client.messages.batches.with_streaming_response.results(batch.id) as streaming:
+        assert len(list(streaming.parse())) == 2  # the same calls, in the same context
+    assert [record.batch for record in usage.records] == [True, True]
+
+
+def test_async_raw_batch_results_are_recorded_when_parsed(
+    server: FakeAnthropic, usage: UsageContext
+) -> None:
+    async def main() -> int:
+        async with async_sdk_client(server) as plain:
+            client = wrap_anthropic(plain)
+            batch = await client.messages.batches.create(requests=_batch_requests("x"))
+            raw = await client.messages.batches.with_raw_response.results(batch.id)
+            return len([item async for item in await raw.parse()])
+
+    assert asyncio.run(main()) == 1
+    assert single(usage).batch is True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
@@ -304,3 +304,38 @@ def test_the_async_stream_helper_records_its_usage(
     helper, final_only = usage.records
     assert helper.cost_usd == CACHED_HAIKU_COST
     assert final_only.cost_usd == genai_cost(HELLO_COUNTS)
+
+
+class _AsyncBrokenBody(httpx2.AsyncByteStream):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in (_START, _BLOCK):
+            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+        raise httpx2.ReadError("connection reset by peer")
+
+
+def test_an_async_stream_broken_midway_is_recorded_with_its_error(usage: UsageContext) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200,
+            headers={"content-type": "text/event-stream", "request-id": "req_broken"},
+            stream=_AsyncBrokenBody(),
+        )
+
+    async def main() -> None:
+        http_client = anthropic.DefaultAsyncHttpxClient(transport=httpx2.MockTransport(handler))
+        async with anthropic.AsyncAnthropic(
+            api_key=API_KEY, base_url="http://test", max_retries=0, http_client=http_client
+        ) as plain:
+            stream = await wrap_anthropic(plain).messages.create(
+                model=HAIKU, max_tokens=64, messages=HELLO, stream=True
+            )
+            with pytest.raises(anthropic.APIConnectionError):
+                async for _ in stream:
+                    pass
+
+    asyncio.run(main())
+    record = single(usage)
+    assert record.error is not None
+    assert record.error.type == "APIConnectionError"
+    assert record.usage_status == "missing"
+    assert record.request_id == "req_broken"

@@ -1,5 +1,5 @@
-"""The public strategies make what they promise: OpenAI's wire shapes (the real SDK parses
-them), consistent counts, every kind of malformed payload, and bounded trees."""
+"""The public strategies make what they promise: OpenAI's and Anthropic's wire shapes (the
+real SDKs parse them), consistent counts, every kind of malformed payload, and bounded trees."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from anthropic.types import Usage as AnthropicUsage
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
@@ -144,6 +145,78 @@ def test_malformed_usage_is_always_a_dict(api: ais.OpenAIAPI, data: st.DataObjec
     assert isinstance(data.draw(ais.openai_usage(api, malformed=True)), dict)
 
 
+@given(ais.anthropic_usage(max_tokens=10_000))
+def test_anthropic_usage_is_consistent_and_parsed_by_the_sdk(usage: dict[str, Any]) -> None:
+    parsed = AnthropicUsage.model_validate(usage)
+    cache_read = parsed.cache_read_input_tokens or 0
+    cache_write = parsed.cache_creation_input_tokens or 0
+    # The cache reads and writes are beside input_tokens: the three make the prompt.
+    assert min(parsed.input_tokens, cache_read, cache_write, parsed.output_tokens) >= 0
+    assert parsed.input_tokens + cache_read + cache_write <= 10_000
+    if parsed.cache_creation is not None:
+        by_ttl = parsed.cache_creation
+        assert by_ttl.ephemeral_5m_input_tokens + by_ttl.ephemeral_1h_input_tokens == cache_write
+    if parsed.output_tokens_details is not None:
+        assert parsed.output_tokens_details.thinking_tokens <= parsed.output_tokens
+    if parsed.server_tool_use is not None:
+        assert parsed.server_tool_use.web_search_requests >= 0
+    assert parsed.service_tier in (None, "standard", "priority", "batch")
+
+
+ANTHROPIC_SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "cache reads": lambda u: bool(u.get("cache_read_input_tokens")),
+    "one-hour cache writes": lambda u: bool(
+        (u.get("cache_creation") or {}).get("ephemeral_1h_input_tokens")
+    ),
+    "writes without a breakdown": lambda u: (
+        bool(u.get("cache_creation_input_tokens")) and u.get("cache_creation") is None
+    ),
+    "null cache counts": lambda u: (
+        "cache_read_input_tokens" in u and u["cache_read_input_tokens"] is None
+    ),
+    "web searches": lambda u: bool((u.get("server_tool_use") or {}).get("web_search_requests")),
+    "thinking": lambda u: bool((u.get("output_tokens_details") or {}).get("thinking_tokens")),
+    "batch tier": lambda u: u.get("service_tier") == "batch",
+}
+
+
+def test_anthropic_usage_reaches_every_shape_a_response_has() -> None:
+    seen: set[str] = set()
+
+    def every_shape_seen(usage: dict[str, Any]) -> bool:
+        seen.update(shape for shape, test in ANTHROPIC_SHAPES.items() if test(usage))
+        return seen == set(ANTHROPIC_SHAPES)
+
+    find(
+        ais.anthropic_usage(),
+        every_shape_seen,
+        settings=settings(max_examples=2_000, database=None, phases=[Phase.generate]),
+    )
+    assert seen == set(ANTHROPIC_SHAPES)
+
+
+@given(ais.anthropic_usage(malformed=True))
+def test_malformed_anthropic_usage_is_a_dict_the_sdk_may_refuse(usage: dict[str, Any]) -> None:
+    assert isinstance(usage, dict)
+
+
+def test_malformed_anthropic_usage_has_parts_larger_than_their_whole() -> None:
+    def part_too_large(usage: dict[str, Any]) -> bool:
+        writes = usage.get("cache_creation_input_tokens")
+        by_ttl = usage.get("cache_creation")
+        return (
+            type(writes) is int
+            and isinstance(by_ttl, dict)
+            and any(type(v) is int and v > writes for v in by_ttl.values())
+        )
+
+    find(
+        ais.anthropic_usage(malformed=True),
+        part_too_large,
+        settings=settings(max_examples=5_000, database=None, phases=[Phase.generate]),
+    )
+
+
 @given(ais.context_trees(max_depth=2, max_children=2, max_calls=1))
 def test_context_trees_respect_their_bounds(tree: ais.ContextTree) -> None:
     assert tree.depth <= 2
@@ -188,6 +261,7 @@ def test_usage_records_are_consistent(record: UsageRecord) -> None:
         (lambda: ais.context_trees(max_depth=0), "context_trees(max_depth=...)"),
         (lambda: ais.openai_usage("completions"), "api"),  # type: ignore[arg-type]
         (lambda: ais.openai_usage(max_tokens=-5), "openai_usage(max_tokens=...)"),
+        (lambda: ais.anthropic_usage(max_tokens=-1), "anthropic_usage(max_tokens=...)"),
         (lambda: ais.call_specs(models="gpt-4o"), "call_specs(models=...)"),
         (lambda: ais.usage_records(max_tokens=True), "usage_records(max_tokens=...)"),
     ],

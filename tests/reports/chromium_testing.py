@@ -128,6 +128,15 @@ class Page:
         self.send("Page.navigate", url=path.resolve().as_uri())
         self.wait_for("Page.loadEventFired")
 
+    def press(self, key: str) -> None:
+        """Press and release ``key`` (``"Tab"``, ``"Enter"``, ``" "``) as the keyboard would:
+        trusted events, so the browser moves the focus and activates buttons itself."""
+        codes = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), " ": ("Space", 32, " ")}
+        code, number, text = codes[key]
+        common = {"key": key, "code": code, "windowsVirtualKeyCode": number}
+        self.send("Input.dispatchKeyEvent", type="keyDown", text=text, **common)
+        self.send("Input.dispatchKeyEvent", type="keyUp", **common)
+
     def requests(self) -> list[str]:
         """The URL of every request the page made so far (the document itself included)."""
         self.send("Runtime.evaluate", expression="0")  # collect events still in flight

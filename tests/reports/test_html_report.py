@@ -107,6 +107,49 @@ def test_the_page_works_in_a_real_browser_offline(pytester: pytest.Pytester, chr
         assert page.requests() == [page_path.resolve().as_uri()]
 
 
+def test_the_page_is_used_with_the_keyboard_alone(pytester: pytest.Pytester, chromium: str) -> None:
+    page_path, _ = _run(pytester)
+    focused = "document.activeElement.id || document.activeElement.textContent"
+    with chromium_page() as page:
+        page.open(page_path)
+        # Tab goes through the filter, the checkbox, then every column header's button.
+        stops = []
+        for _ in range(9):
+            page.press("Tab")
+            stops.append(page.evaluate(focused))
+        assert stops == [
+            "filter",
+            "over-only",
+            "Test",
+            "Calls",
+            "Input tokens",
+            "Output tokens",
+            "Cost",
+            "Budget",
+            "Flags",
+        ]
+        # Back on "Cost" (Shift+Tab twice, here by focus): Enter sorts by it, most
+        # expensive first; Space reverses.
+        page.evaluate("document.querySelectorAll('#tests thead button')[4].focus()")
+        assert page.evaluate(focused) == "Cost"
+        page.press("Enter")
+        cost_header = "document.querySelectorAll('#tests thead th')[4].getAttribute('aria-sort')"
+        assert page.evaluate(cost_header) == "descending"
+        first = f"{ROWS}[0].cells[0].textContent"
+        assert page.evaluate(first) == "test_receipts.py::test_label"
+        assert page.evaluate("document.getElementById('status').textContent") == (
+            "Sorted by Cost, descending"
+        )
+        page.press(" ")
+        assert page.evaluate(cost_header) == "ascending"
+        # The checkbox toggles with Space; the status line (role="status") says what shows.
+        page.evaluate("document.getElementById('over-only').focus()")
+        page.press(" ")
+        assert page.evaluate("document.getElementById('status').textContent") == (
+            "Showing 1 of 4 tests"
+        )
+
+
 def test_the_page_is_self_contained_and_accessible_markup(pytester: pytest.Pytester) -> None:
     page_path, data = _run(pytester)
     text = page_path.read_text(encoding="utf-8")
