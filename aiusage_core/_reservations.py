@@ -30,6 +30,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._budget import LIMITS, Budget, BudgetAmounts
+from ._config import _holder
+from ._config import settings as _settings
 from ._counts import COUNT_NAMES, ENCLOSING, Usage, make_usage
 from ._delivery import _later, settle
 from ._errors import BudgetExceededError
@@ -84,18 +86,20 @@ class BudgetState:
         return "/".join(self.context.path)
 
     def _over(self) -> str | None:
-        """The first limit the spent amounts go over (lock held)."""
-        b = self.budget
-        spent: dict[str, Decimal | int] = {
-            "usd": self.usd,
-            "tokens": self.input + self.output,
-            "input_tokens": self.input,
-            "output_tokens": self.output,
-            "calls": self.spent_calls,
-        }
-        for name in LIMITS:
-            limit = getattr(b, name)
-            if limit is not None and spent[name] > limit:
+        """The first limit the spent amounts go over (lock held). Runs once per record on
+        every budget above it: only the limits set are looked at."""
+        for name, limit in self.limits:
+            if name == "usd":
+                spent: Decimal | int = self.usd
+            elif name == "calls":
+                spent = self.spent_calls
+            elif name == "tokens":
+                spent = self.input + self.output
+            elif name == "input_tokens":
+                spent = self.input
+            else:
+                spent = self.output
+            if spent > limit:
                 return name
         return None
 
@@ -186,23 +190,17 @@ class _WorstRates:
         self.rates: dict[tuple[str, str, str, str | None, bool], _WorstRate] = {}
 
     def get(self, provider: str, model: str, api: str, tier: str | None, batch: bool) -> _WorstRate:
-        from ._config import _holder, settings
-
-        pricer = (_holder.current or settings()).pricer
-        now = time.time()
-        if pricer is not self.pricer or now >= self.until:
+        pricer = (_holder.current or _settings()).pricer
+        if pricer is not self.pricer or _time() >= self.until:
             with self.lock:
                 self.rates = {}
                 self.pricer = pricer
-                self.until = (now // 86_400 + 1) * 86_400
+                self.until = (_time() // 86_400 + 1) * 86_400
         key = (provider, model, api, tier, batch)
-        try:
-            return self.rates[key]
-        except KeyError:
-            pass
-        rate = _measure(pricer.price_usage, provider, model, api, tier, batch)
-        self.rates[key] = rate
-        return rate
+        rate = self.rates.get(key, _UNMEASURED)
+        if rate is _UNMEASURED:
+            rate = self.rates[key] = _measure(pricer.price_usage, provider, model, api, tier, batch)
+        return rate  # type: ignore[return-value]
 
 
 def _measure(
@@ -241,28 +239,32 @@ def _measure(
 
 
 _worst_rates = _WorstRates()
+_UNMEASURED = object()
+_time = time.time
 
 
 def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> Decimal | None:
     """The most ``inputs`` and ``outputs`` tokens can cost: all input uncached, at the
     dearest of the text, cache-write and audio rates (and of the default and requested
     service tiers)."""
-    worst: Decimal | None = None
-    tiers: tuple[str | None, ...] = (
-        (None,) if estimate.service_tier is None else (None, estimate.service_tier)
+    provider, model, api = estimate.provider, estimate.model, estimate.api
+    rate = _worst_rates.get(provider, model, api, None, batch)
+    if rate is None:
+        return None
+    base, per_input, per_output = rate
+    worst: Decimal = money_add(
+        base, money_add(money_multiply(per_input, inputs), money_multiply(per_output, outputs))
     )
-    for tier in tiers:
-        rate = _worst_rates.get(estimate.provider, estimate.model, estimate.api, tier, batch)
-        if rate is None:
-            if tier is None:
-                return None
-            continue
-        base, per_input, per_output = rate
-        cost = money_add(
-            base, money_add(money_multiply(per_input, inputs), money_multiply(per_output, outputs))
-        )
-        if worst is None or cost > worst:
-            worst = cost
+    if estimate.service_tier is not None:
+        rate = _worst_rates.get(provider, model, api, estimate.service_tier, batch)
+        if rate is not None:
+            base, per_input, per_output = rate
+            cost = money_add(
+                base,
+                money_add(money_multiply(per_input, inputs), money_multiply(per_output, outputs)),
+            )
+            if cost > worst:
+                worst = cost
     return worst
 
 
@@ -453,6 +455,12 @@ class Reservation:
             return
         unknown_usage = record is None or record.usage_status == "missing"
         unknown_cost = unknown_usage or record is None or record.cost_usd is None
+        if not unknown_cost:
+            # The common case: the record was charged in full already (see charge()).
+            with _lock:
+                for state, usd, inputs, outputs in self.amounts:
+                    _unreserve(state, usd, inputs, outputs)
+            return
         newly_over: list[BudgetState] = []
         with _lock:
             for state, usd, inputs, outputs in self.amounts:

@@ -12,6 +12,8 @@ which filters out noise from other work on the machine. Figures:
 * the wrapped/raw time ratio of a non-streaming chat call (target: at most 1.02; issue 3
   accepts 1.05), of the same call (with ``max_tokens``) under a budget (target: at most
   1.10), and of a 200-chunk chat stream read to the end;
+* what a budget adds to a wrapped call: the same call with and without a budget, call by
+  call in pairs (no target; the ratio against the raw SDK above is the one judged);
 * the time our tracking code takes per call, measured around a stub that returns a parsed
   completion at once (so neither HTTP nor parsing, nor the noise they bring, is in it): the
   most stable figure on a busy machine;
@@ -22,6 +24,7 @@ which filters out noise from other work on the machine. Figures:
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import statistics
 import time
@@ -324,6 +327,53 @@ def test_chat_call_under_a_budget(benchmark: Any, figures: Any, clients: tuple[A
             f"{format_seconds(pair.subject - pair.baseline)} on the call (its worst case "
             f"reserved) + {format_seconds(settled)} deferred (the record, the reservation "
             f"released), vs {format_seconds(pair.baseline)} (raw SDK)"
+        ),
+    )
+
+
+def entered(budget: Budget | None) -> tuple[contextvars.Context, Callable[[], None]]:
+    """A copy of the current ``contextvars`` context with a usage context entered in it, and
+    what leaves it: calls run in it with ``.run`` are made inside that usage context."""
+    context = contextvars.copy_context()
+    usage = ai_usage_context("round", budget=budget)
+    context.run(usage.__enter__)
+    return context, lambda: context.run(usage.__exit__, None, None, None)
+
+
+def test_budget_cost_per_call(benchmark: Any, figures: Any, clients: tuple[Any, Any]) -> None:
+    """What a budget adds to a wrapped call, timed against the same wrapped call without one:
+    the two alternate call by call, each in a usage context entered once (one with a budget),
+    so the only difference is the budget's reservation, its release and its accounting."""
+    benchmark.group = "OpenAI chat call over MockTransport"
+    call = capped_chat_call(clients[1])
+    plain, leave_plain = entered(None)
+    budgeted, leave_budgeted = entered(AMPLE)
+    try:
+        benchmark(lambda: budgeted.run(call))
+        pair = figures.compare(
+            "wrapped chat call under a budget vs without one, the call itself",
+            lambda: plain.run(call),
+            lambda: budgeted.run(call),
+            baseline_name="the wrapped call without a budget",
+            paired_calls=2_000,
+        )
+        batches = 3 if figures.quick else 30
+        settled = [
+            context.run(settle_per_call, clients[1], batches=batches, make=capped_chat_call)
+            for context in (plain, budgeted, plain, budgeted)
+        ]
+    finally:
+        leave_plain()
+        leave_budgeted()
+    deferred = min(settled[1], settled[3]) - min(settled[0], settled[2])
+    figures.record(
+        "a budget's own cost per call",
+        (pair.subject - pair.baseline + deferred) * 1e6,
+        unit="us",
+        detail=(
+            f"{format_seconds(pair.subject - pair.baseline)} on the call (the worst case "
+            f"reserved) + {format_seconds(deferred)} deferred (the budget charged, the "
+            f"reservation released), on a wrapped call of {format_seconds(pair.baseline)}"
         ),
     )
 

@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -141,6 +142,29 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server (fast shutdown: clients are disconnected, commits kept)."""
         self._run("pg_ctl", "stop", "-w", "-t", "300", "-m", "fast", "-D", str(self.data))
+
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster, then its children (Linux ``/proc``)."""
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(stat) as file:
+                    fields = file.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == main:
+                    children.append(int(stat.split("/")[2]))
+        return [main, *children]
+
+    def freeze(self) -> None:
+        """Stop every server process (``SIGSTOP``): a server that no longer answers, with
+        its connections open, as a hung host or a network partition looks to a client."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen server run on (``SIGCONT``)."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def dsn(self, dbname: str = "postgres", user: str = "postgres", password: str = "") -> str:
         """A ``postgresql://`` DSN for ``dbname`` on this server."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,117 @@ def test_a_server_outage_spools_records_and_delivers_each_once_after_restart(
             ((2,), 30),
         ]
     assert sorted(r.input_tokens for r in JsonlSink.read(jsonl)) == wanted  # once each too
+    assert list(spool.glob("*.jsonl")) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_server_that_stops_answering_holds_the_program_only_up_to_the_sink_deadline(
+    postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "frozen-spool"
+    code = f"""
+        import time
+        from aiusage_core import PostgresSink, ai_usage_context, configure, record_usage
+
+        configure(sinks=[PostgresSink({postgres_dsn!r})], sink_timeout=2.0,
+                  spool_dir={str(spool)!r})
+        for phase in range(3):  # answering, frozen, answering again
+            slowest = total = 0.0
+            for i in range(10):
+                started = time.monotonic()
+                with ai_usage_context("job", phase=phase):
+                    for j in range(3):
+                        record_usage(model="gpt-4o-mini", input_tokens=phase * 100 + i * 3 + j)
+                took = time.monotonic() - started
+                slowest, total = max(slowest, took), total + took
+            print(phase, slowest, total, flush=True)
+            input()  # the test freezes or thaws the server meanwhile
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=python_env(),
+    )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    phases: list[tuple[float, float]] = []
+
+    def phase_done() -> None:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line, child.stderr.read() if child.stderr else "child ended"
+        slowest, total = map(float, line.split()[1:])
+        phases.append((slowest, total))
+
+    try:
+        phase_done()
+        postgres_server.freeze()
+        try:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            phase_done()  # ten contexts exited while the server did not answer
+            (spooled,) = spool.glob("postgressink-*.jsonl")
+            assert spooled.read_text().count('"record_id"') == 30
+        finally:
+            postgres_server.thaw()
+        # The write that was stuck on the frozen server ends now, and marks its 3 records
+        # delivered in the spool (the caller had spooled them at the deadline).
+        deadline = time.monotonic() + 60
+        while '"delivered"' not in spooled.read_text():
+            assert time.monotonic() < deadline, "the stuck write never ended"
+            time.sleep(0.05)
+        child.stdin.write("\n")
+        child.stdin.flush()
+        phase_done()
+        _, err = child.communicate("\n", timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    # The first exit waited for the sink deadline (2 s) and spooled; the others did not wait
+    # behind the write stuck on the frozen server: they went straight to the spool.
+    slowest, total = phases[1]
+    assert 1.9 < slowest < 4.0, phases
+    assert total < slowest + 2.0, phases
+    with Ledger(postgres_dsn) as book:
+        assert book.count() == 90
+        assert sorted(r.input_tokens for r in book.records()) == sorted(
+            phase * 100 + k for phase in range(3) for k in range(30)
+        )
+    assert list(spool.glob("*.jsonl")) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_program_exits_on_time_while_the_server_does_not_answer_and_loses_nothing(
+    postgres_server: PostgresServer, postgres_dsn: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "frozen-spool"
+    write = f"""
+        from aiusage_core import PostgresSink, ai_usage_context, configure, record_usage
+        configure(sinks=[PostgresSink({postgres_dsn!r})], sink_timeout=2.0,
+                  spool_dir={str(spool)!r})
+        with ai_usage_context("job"):
+            for i in TOKENS:
+                record_usage(model="gpt-4o-mini", input_tokens=i)
+    """
+    run_python(write.replace("TOKENS", "range(3)"))  # the ledger exists, the server answers
+    postgres_server.freeze()
+    try:
+        started = time.monotonic()
+        run_python(write.replace("TOKENS", "range(3, 8)"), timeout=120)
+        took = time.monotonic() - started
+    finally:
+        postgres_server.thaw()
+    assert took < 30, took  # never forever: the sink deadline at each delivery and at exit
+    (spooled,) = spool.glob("postgressink-*.jsonl")
+    assert spooled.read_text().count('"record_id"') == 5
+    # The next run adopts the spool; a write the frozen server finished after all is not
+    # stored twice (record_id).
+    run_python(write.replace("TOKENS", "range(8, 10)"))
+    with Ledger(postgres_dsn) as book:
+        assert sorted(r.input_tokens for r in book.records()) == list(range(10))
     assert list(spool.glob("*.jsonl")) == []
 
 
