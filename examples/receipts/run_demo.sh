@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 out="$(mktemp -d)"
 ledger="$out/ai-usage.db"
 export AIUSAGE_LEDGER="$ledger"
-unset OPENAI_API_KEY OPENAI_BASE_URL
+unset OPENAI_API_KEY OPENAI_BASE_URL ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN ANTHROPIC_BASE_URL
 
 python -m pytest -p no:cacheprovider --aiusage-json="$out/ai-usage.json" \
     --aiusage-html="$out/ai-usage.html" --aiusage-summary="$out/ai-usage.md" "$@"
@@ -25,7 +25,7 @@ if [ "$status" -ne 1 ]; then
 fi
 
 echo
-echo "== aiusage report --ledger $ledger --by operation_type --by model"
-aiusage report --ledger "$ledger" --by operation_type --by model
+echo "== aiusage report --ledger $ledger --by provider --by operation_type --by model"
+aiusage report --ledger "$ledger" --by provider --by operation_type --by model
 echo
 echo "HTML report: $out/ai-usage.html (open it in a browser)"

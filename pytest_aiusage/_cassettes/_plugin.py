@@ -18,20 +18,29 @@ import pytest
 from .._options import option_group
 from ._fixtures import (
     CASSETTE_MARKER,
+    aiusage_fake_anthropic_server,
     aiusage_fake_openai_server,
+    anthropic_client,
+    async_anthropic_client,
     async_openai_client,
+    fake_anthropic,
     fake_openai,
     openai_client,
     wants_openai_matching,
 )
+from ._providers import ANTHROPIC
 from ._recording import HELP_RECORD, recording_header, start_recording, stop_recording
 from ._replay_failure import FAKE_MARKER, find_replay_error, replay_failure_message
 from ._report import PAYLOAD_ATTR, CassetteReport, cassette_payload
 from ._state import cassette_state
 
 __all__ = [
+    "aiusage_fake_anthropic_server",
     "aiusage_fake_openai_server",
+    "anthropic_client",
+    "async_anthropic_client",
     "async_openai_client",
+    "fake_anthropic",
     "fake_openai",
     "openai_client",
 ]
@@ -44,11 +53,15 @@ _MARKER: Final = (
     f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
     "fake_openai loopback server, with a dummy key (pytest-aiusage)"
 )
+_ANTHROPIC_MARKER: Final = (
+    f"{ANTHROPIC.fake_marker}: the anthropic_client and async_anthropic_client fixtures talk "
+    "to the fake_anthropic loopback server, with a dummy key (pytest-aiusage)"
+)
 HELP_OPENAI_MATCHING = (
     "match every cassette of the run the OpenAI way (method, path, query, JSON body; host and "
     "port ignored) unless its vcr_config sets match_on; otherwise only tests that use the "
-    "openai_client, async_openai_client or fake_openai fixtures, or the openai_cassette or "
-    "fake_openai marker, are."
+    "plugin's client or fake-server fixtures (OpenAI's or Anthropic's), or the "
+    "openai_cassette, fake_openai or fake_anthropic marker, are."
 )
 _CASSETTE_MARKER_HELP: Final = (
     f"{CASSETTE_MARKER}: match this test's cassette the OpenAI way (method, path, query, JSON "
@@ -80,6 +93,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
+    config.addinivalue_line("markers", _ANTHROPIC_MARKER)
     config.addinivalue_line("markers", _CASSETTE_MARKER_HELP)
     option = config.getoption("aiusage_cassette_report")
     state = cassette_state(config)

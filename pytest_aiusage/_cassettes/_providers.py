@@ -1,4 +1,6 @@
-"""Which provider a recorded request went to, for messages: replay failures and the report.
+"""The providers cassettes know: which one a recorded request went to (for replay failures
+and the report), and how the client fixtures reach it (key and base URL variables, the
+marker of its fake server).
 
 Told by the request's host when it is a provider's own (``api.openai.com``,
 ``api.anthropic.com``), else by the shape of its path (Anthropic's ``/v1/messages``,
@@ -25,6 +27,10 @@ class CassetteProvider:
     """The environment variable its SDK reads the key from."""
     key_shape: str
     """What a key looks like, in a command line shown to the user (``"sk-..."``)."""
+    base_url_variable: str
+    """The environment variable its SDK reads the base URL from."""
+    fake_marker: str
+    """The marker pointing its client fixtures at its fake server (also that fixture's name)."""
     hosts: tuple[str, ...]
     """Its API hosts; a name starting with a dot matches every host under it."""
     paths: tuple[str, ...]
@@ -45,6 +51,8 @@ ANTHROPIC: Final = CassetteProvider(
     name="Anthropic",
     key_variable="ANTHROPIC_API_KEY",
     key_shape="sk-ant-...",
+    base_url_variable="ANTHROPIC_BASE_URL",
+    fake_marker="fake_anthropic",
     hosts=("api.anthropic.com",),
     paths=("/v1/messages", "/v1/complete"),
 )
@@ -52,6 +60,8 @@ OPENAI: Final = CassetteProvider(
     name="OpenAI",
     key_variable="OPENAI_API_KEY",
     key_shape="sk-...",
+    base_url_variable="OPENAI_BASE_URL",
+    fake_marker="fake_openai",
     hosts=("api.openai.com", ".openai.azure.com"),
     paths=(
         "/chat/completions",

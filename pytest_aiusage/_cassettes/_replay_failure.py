@@ -25,14 +25,15 @@ from typing import Any, Final
 import pytest
 
 from ._matchers import describe_request
-from ._providers import provider_of
+from ._providers import OPENAI, provider_of
 from ._scrub import Scrubber
 from ._state import cassette_state
 
 __all__ = ["FAKE_MARKER", "display_path", "find_replay_error", "replay_failure_message"]
 
-FAKE_MARKER: Final = "fake_openai"
-"""The marker that points the client fixtures at the fake server (no key needed)."""
+FAKE_MARKER: Final = OPENAI.fake_marker
+"""The marker that points the OpenAI client fixtures at the fake server (no key needed);
+``fake_anthropic`` does for the Anthropic ones."""
 
 _MAX_DIFFERENCES: Final = 3
 
@@ -113,7 +114,7 @@ def replay_failure_message(item: pytest.Item, error: Any) -> str:
             lines.append(f"    {name} differs" + (f": {first[0]}" if first else ""))
     key = (
         f"{provider.key_variable}={provider.key_shape} "
-        if provider is not None and not item.get_closest_marker(FAKE_MARKER)
+        if provider is not None and not item.get_closest_marker(provider.fake_marker)
         else ""
     )
     nodeid = shlex.quote(item.nodeid)
