@@ -68,6 +68,7 @@ from werkzeug.wrappers import Request, Response
 
 from aiusage_core._models import is_known_model
 
+from ._fake_anthropic import PREFIX as ANTHROPIC_PREFIX
 from ._fake_anthropic import AnthropicApi, AnthropicError, error_body, is_anthropic
 from ._fake_wire import (
     NO_USAGE,
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
+    "ANTHROPIC_API_ORIGIN",
     "ANTHROPIC_ORGANIZATION_ID",
     "API_ORIGIN",
     "CREATED_AT",
@@ -115,6 +117,9 @@ CREATED_AT: Final = 1_700_000_000
 
 API_ORIGIN: Final = "https://api.openai.com"
 """Where the real API the server stands in for answers (see :func:`real_api_url`)."""
+
+ANTHROPIC_API_ORIGIN: Final = "https://api.anthropic.com"
+"""Where Anthropic's API answers: the real API of the server's Anthropic side."""
 
 DEFAULT_EMBEDDING_DIMENSIONS: Final = 8
 """Length of embedding vectors when the request has no ``dimensions`` (small on purpose:
@@ -152,12 +157,20 @@ def real_api_url(url: str, served_at: str) -> str:
 
         >>> real_api_url("http://127.0.0.1:8000/v1/chat/completions", "http://127.0.0.1:8000/v1")
         'https://api.openai.com/v1/chat/completions'
+
+    A request to the Anthropic side (``/v1/messages...``) is one to Anthropic's API::
+
+        >>> real_api_url("http://127.0.0.1:8000/v1/messages", "http://127.0.0.1:8000/v1")
+        'https://api.anthropic.com/v1/messages'
     """
     parts = urlsplit(served_at)
     origin = f"{parts.scheme}://{parts.netloc}"
     if not url.startswith(origin + "/"):
         return url
-    return API_ORIGIN + url[len(origin) :]
+    path = url[len(origin) :]
+    if path.startswith(ANTHROPIC_PREFIX):
+        return ANTHROPIC_API_ORIGIN + path
+    return API_ORIGIN + path
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,8 +9,9 @@ it at that server through the environment (``FakeOpenAI.environment()``: ``OPENA
 and a dummy key). So the plugin's client fixtures, and the clients your own code makes with
 no arguments, record from the fake server with no key and no cost; with a key, they record
 from the live API. Requests recorded from the fake server are written as sent to the real
-API (``https://api.openai.com/v1/...``): the cassettes do not depend on the server's port,
-and replay under any matching.
+API (``https://api.openai.com/v1/...``, and ``https://api.anthropic.com/v1/messages`` for
+its Anthropic side): the cassettes do not depend on the server's port, and replay under any
+matching.
 
 The environment is set on the process that starts the run (the xdist controller, whose
 workers inherit it) and restored when the run ends.

@@ -151,3 +151,32 @@ def test_a_recording_that_cannot_record_is_a_usage_error(
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
+
+
+ANTHROPIC_SUITE = """
+import anthropic
+import pytest
+
+
+@pytest.mark.vcr
+def test_claude(ai_usage):
+    client = anthropic.Anthropic(max_retries=0)  # ANTHROPIC_BASE_URL / _API_KEY from the run
+    hello = [{"role": "user", "content": "Hi"}]
+    client.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=hello)
+    client.close()
+"""
+
+
+def test_anthropic_requests_are_recorded_as_sent_to_anthropics_api(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_claude=ANTHROPIC_SUITE)
+    pytester.runpytest_subprocess("--aiusage-record").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(pytester.path)
+    (interaction,) = yaml.safe_load(cassette.read_text())["interactions"]
+    assert interaction["request"]["uri"] == "https://api.anthropic.com/v1/messages"
+    assert interaction["request"]["headers"]["host"] == ["api.anthropic.com"]
+    # Replayed under vcrpy's default matching (host included), against Anthropic's API; the
+    # application's client needs some key to start.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", DUMMY_API_KEY)
+    pytester.runpytest_subprocess("--record-mode=none").assert_outcomes(passed=1)
