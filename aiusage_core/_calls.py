@@ -14,6 +14,13 @@ response whose body is read later) is recorded when it ends: exhausted, failed, 
 garbage-collected. :class:`PendingCall` holds what is known until then and records the call
 the first time any of those happens; later ones find it recorded already.
 
+Some calls report their usage in a *later* response: an OpenAI background response is
+answered ``queued``, and its usage arrives when a poll (``responses.retrieve``) finds it
+finished. Such a call is not recorded at its start: it waits in :data:`_awaiting` under the
+key the adapter names (:meth:`~aiusage_core._providers.Provider.later`), and the first
+tracked response that finishes it (:meth:`~aiusage_core._providers.Provider.finished`)
+makes its record, once, in the context it was started in.
+
 Recording reads the usage out of the response at once (the response itself is never kept)
 and *defers* the rest (pricing, the record, the totals: see :mod:`aiusage_core._delivery`),
 so the call returns to its caller after a queue append. Deferring is also what makes a
@@ -25,7 +32,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -41,7 +50,14 @@ from ._reservations import Reservation
 if TYPE_CHECKING:
     from ._providers import Provider
 
-__all__ = ["CallStart", "PendingCall", "UnfinishedCall", "record_response", "reserve"]
+__all__ = [
+    "CallStart",
+    "PendingCall",
+    "UnfinishedCall",
+    "finish_awaited",
+    "record_response",
+    "reserve",
+]
 
 logger = logging.getLogger("aiusage")
 
@@ -151,6 +167,11 @@ def record_response(start: CallStart, response: object) -> None:
     try:
         usage, model, service_tier, failure = start.adapter.read(start.api, response)
         request_id = getattr(response, "_request_id", None)
+        if usage is MISSING and failure is None:
+            key = start.adapter.later(start.api, response)
+            if key is not None:  # its usage comes with a later response: wait for it
+                _await(key, start, request_id if isinstance(request_id, str) else None)
+                return
         defer(
             _partial(
                 _record,
@@ -177,6 +198,60 @@ def record_response(start: CallStart, response: object) -> None:
         logger.exception("aiusage: recording %s", _describe(start))
         if start.reservation is not None:
             start.reservation.release(None)
+
+
+MAX_AWAITING = 10_000
+"""How many calls may wait for a later response at once; past it the oldest is recorded
+with ``missing`` usage rather than kept without end."""
+
+
+class _Awaiting:
+    """Calls whose usage arrives with a later response, by the adapter's key, oldest first."""
+
+    __slots__ = ("calls", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: OrderedDict[str, PendingCall] = OrderedDict()
+
+
+_awaiting = _Awaiting()
+
+
+def _await(key: str, start: CallStart, request_id: str | None) -> None:
+    call = PendingCall(start)
+    call.request_id = request_id
+    with _awaiting.lock:
+        _awaiting.calls[key] = call
+        oldest = (
+            _awaiting.calls.popitem(last=False)[1] if len(_awaiting.calls) > MAX_AWAITING else None
+        )
+    if oldest is not None:
+        logger.warning(
+            "aiusage: more than %d calls wait for their usage in a later response; the "
+            "oldest is recorded with usage_status='missing'",
+            MAX_AWAITING,
+        )
+        oldest.finish()
+
+
+def finish_awaited(adapter: Provider, response: object) -> None:
+    """Record the awaited call that ``response`` (of an untracked request, e.g. a poll)
+    finishes, if any: once, from ``response``, in the context the call started in. Cheap
+    when nothing waits. Never raises."""
+    if not _awaiting.calls:
+        return
+    try:
+        key = adapter.finished(response)
+        if key is None:
+            return
+        with _awaiting.lock:
+            call = _awaiting.calls.pop(key, None)
+        if call is not None:
+            call.final = response
+            call.finish()
+    except Exception:
+        logger.exception("aiusage: recording the usage of a finished %s call", adapter.name)
 
 
 def _describe(start: CallStart) -> str:

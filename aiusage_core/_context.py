@@ -53,6 +53,31 @@ class _Epoch:
 _epoch = _Epoch()
 
 
+class _Adoptive:
+    """The open context that takes the usage of threads that inherited no context
+    (``adopt_threads=True``), and the thread it was opened in."""
+
+    __slots__ = ("context", "owner")
+
+    def __init__(self) -> None:
+        self.context: UsageContext | None = None
+        self.owner = 0
+
+
+_adoptive = _Adoptive()
+
+
+def _adopt(child: UsageContext | None = None) -> UsageContext | None:
+    """The adoptive context for a call (``child=None``) or a root context ``child`` begun in
+    this thread with no context current, or ``None``. In the thread that opened the adoptive
+    context, no current context means one was hidden on purpose: nothing is adopted there."""
+    context = _adoptive.context
+    if context is None or threading.get_ident() == _adoptive.owner:
+        return None
+    context._unpropagated(threading.current_thread().name, child)
+    return context
+
+
 def invalidate_metadata_caches() -> None:
     """Make every context recompute its merged metadata on next use."""
     _epoch.value += 1
@@ -97,6 +122,10 @@ class UsageContext:
     # The budgets of this context and its ancestors, outermost first: what a call below it
     # reserves on. Empty (the class default) for most contexts, so calls check it cheaply.
     _budgets: tuple[BudgetState, ...] = ()
+    # Usage that reached this adoptive context without propagation: direct calls by thread
+    # name, and the root contexts it adopted (their calls are counted when asked).
+    _adopted_calls: dict[str, int] | None = None
+    _adopted_contexts: list[tuple[str, UsageContext]] | None = None
 
     operation_type: str
     """What kind of work this is, e.g. ``"receipt_batch"``."""
@@ -127,6 +156,32 @@ class UsageContext:
         if budget is not None:
             self._give_budget(budget)
 
+    def _unpropagated(self, thread: str, child: UsageContext | None) -> None:
+        with _record_lock:
+            if child is None:
+                calls = self._adopted_calls
+                if calls is None:
+                    calls = self._adopted_calls = {}
+                calls[thread] = calls.get(thread, 0) + 1
+            else:
+                if self._adopted_contexts is None:
+                    self._adopted_contexts = []
+                self._adopted_contexts.append((thread, child))
+
+    @property
+    def unpropagated(self) -> dict[str, int]:
+        """Calls that reached this context without context propagation, by the name of the
+        thread that made them (only on a context opened with ``adopt_threads=True``): calls
+        made, and calls inside root contexts opened, in threads that inherited no context."""
+        with _record_lock:
+            found = dict(self._adopted_calls or {})
+            adopted = list(self._adopted_contexts or ())
+        for thread, child in adopted:
+            calls = child.totals.calls
+            if calls:
+                found[thread] = found.get(thread, 0) + calls
+        return found
+
     def _give_budget(self, budget: Budget) -> None:
         """Put ``budget`` on this context (before it is entered, or by the pytest plugin
         before anything runs below it)."""
@@ -148,6 +203,8 @@ class UsageContext:
         if self._state:
             raise self._reentered()
         parent = _current.get()
+        if parent is None and _adoptive.context is not None:
+            parent = _adopt(self)
         if parent is not None:
             self.parent = parent
             if parent.batch:
@@ -176,6 +233,8 @@ class UsageContext:
         if self._state:
             raise self._reentered()
         parent = _current.get()
+        if parent is None and _adoptive.context is not None:
+            parent = _adopt(self)
         if parent is not None:
             self.parent = parent
             if parent.batch:
@@ -392,11 +451,48 @@ def current_context() -> UsageContext | None:
     return _current.get()
 
 
+class _AdoptingContext(UsageContext):
+    """A context opened with ``adopt_threads=True``: while it is open, calls and root
+    contexts of other threads that inherited no context belong to it. A subclass, so that
+    ordinary contexts pay nothing for it on entry and exit."""
+
+    def _adopt_threads(self) -> None:
+        _adoptive.owner = threading.get_ident()
+        _adoptive.context = self
+
+    def _release_threads(self) -> None:
+        if _adoptive.context is self:
+            _adoptive.context = None
+
+    def _attach(self) -> None:
+        super()._attach()
+        self._adopt_threads()
+
+    def _detach(self, exc: BaseException | None) -> None:
+        self._release_threads()
+        super()._detach(exc)
+
+    def __enter__(self) -> UsageContext:
+        super().__enter__()
+        self._adopt_threads()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release_threads()
+        super().__exit__(exc_type, exc, tb)
+
+
 def ai_usage_context(
     operation_type: str,
     *,
     sinks: Iterable[Sink] | None = None,
     budget: Budget | None = None,
+    adopt_threads: bool = False,
     **metadata: Any,
 ) -> UsageContext:
     """Open a usage context: every AI call inside it is counted on it and its ancestors.
@@ -411,16 +507,24 @@ def ai_usage_context(
     configured ones. ``budget`` (a :class:`~aiusage_core.Budget`) limits what the calls below
     the context may spend; a call that would go over it is refused before it is sent.
     Metadata must be JSON-serialisable; it merges down the nesting.
+
+    ``adopt_threads=True`` (off by default; the pytest plugin turns it on for each test):
+    while the context is open, a call made or a root context opened in *another* thread that
+    inherited no context belongs to it instead of to no context, and is listed in
+    :attr:`UsageContext.unpropagated` by thread name, so that it can be fixed with
+    :func:`propagate` or :class:`ContextThreadPoolExecutor`. One context adopts at a time.
     """
     if (
         metadata
         or sinks
+        or adopt_threads
         or budget is not None
         or type(operation_type) is not str
         or not operation_type
         or not operation_type.isascii()  # __init__ checks it can be encoded
     ):
-        return UsageContext(operation_type, metadata, sinks=sinks, budget=budget)
+        kind = _AdoptingContext if adopt_threads else UsageContext
+        return kind(operation_type, metadata, sinks=sinks, budget=budget)
     # The common case, built without a call to __init__ (whose other branches it would skip
     # anyway): that call is a fifth of what a bare ``with ai_usage_context(...)`` costs.
     context: UsageContext = _new_object(UsageContext)
@@ -438,13 +542,16 @@ def batch_ai_usage_context(
     *,
     sinks: Iterable[Sink] | None = None,
     budget: Budget | None = None,
+    adopt_threads: bool = False,
     **metadata: Any,
 ) -> UsageContext:
     """A usage context whose calls are priced at Batch API rates (records say ``batch=True``).
 
-    ``batch_id`` is added to the metadata; ``budget`` as for :func:`ai_usage_context`.
+    ``batch_id`` is added to the metadata; ``budget`` and ``adopt_threads`` as for
+    :func:`ai_usage_context`.
     """
-    return UsageContext(
+    kind = _AdoptingContext if adopt_threads else UsageContext
+    return kind(
         operation_type,
         {**metadata, "batch_id": batch_id},
         sinks=sinks,

@@ -36,10 +36,15 @@ _SCOPE = "aiusage"
 _OPERATIONS = {
     "chat": "chat",
     "responses": "chat",
+    "responses.compact": "chat",
     "embeddings": "embeddings",
     "completions": "text_completion",
 }
-_OPENAI_API_TYPES = {"chat": "chat_completions", "responses": "responses"}
+_OPENAI_API_TYPES = {
+    "chat": "chat_completions",
+    "responses": "responses",
+    "responses.compact": "responses",
+}
 # genai-prices provider ids -> gen_ai.provider.name well-known values; others pass through.
 _PROVIDERS = {
     "openai": "openai",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._config import _holder as _settings
 from ._config import settings
-from ._context import UsageContext, _current, attribute
+from ._context import UsageContext, _adopt, _adoptive, _current, attribute
 from ._counts import COUNT_NAMES
 from ._delivery import _later, settle
 from ._errors import ConfigurationError
@@ -395,6 +395,9 @@ def record_usage(
     call_metadata = validate_metadata(metadata, "record_usage(metadata=...)") if metadata else None
     if _later:
         settle()  # calls that ended before this record come before it
+    context = _current.get()
+    if context is None and _adoptive.context is not None:
+        context = _adopt()  # a thread that inherited no context, during a test (inlined)
     return emit(
         RecordInput(  # positional: keyword binding costs a tenth of this call
             _new_tuple(  # Usage(...) without the Python frame of a NamedTuple's __new__
@@ -413,7 +416,7 @@ def record_usage(
             model,
             provider,
             api,
-            _current.get(),
+            context,
             None,
             None,
             None,

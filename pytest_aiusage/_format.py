@@ -16,12 +16,14 @@ from aiusage_core import ConfigurationError, UsageRecord, UsageTotals
 from aiusage_core._money import cost_text, decimal_str, decimals
 
 __all__ = [
+    "PROPAGATION_HINT",
     "by_model",
     "calls_summary",
     "count",
     "plural",
     "totals_from_dict",
     "totals_to_dict",
+    "unpropagated_text",
 ]
 
 
@@ -76,3 +78,21 @@ def totals_from_dict(data: Mapping[str, Any]) -> UsageTotals:
             value=data.get("cost_usd"),
         ) from None
     return dataclasses.replace(UsageTotals.from_dict({**data, "cost_usd": 0}), cost_usd=cost)
+
+
+PROPAGATION_HINT = (
+    "start threads with aiusage_core.propagate(fn) or use ContextThreadPoolExecutor, so "
+    "their calls carry the context they were started in"
+)
+"""The fix for calls that reach a test without context propagation."""
+
+
+def unpropagated_text(threads: Mapping[str, int]) -> str:
+    """``2 AI calls reached the test without context propagation, from threads worker-1 (1),
+    worker-2 (1)``."""
+    calls = sum(threads.values())
+    names = ", ".join(f"{name} ({count(n)})" for name, n in sorted(threads.items()))
+    return (
+        f"{plural(calls, 'AI call')} reached the test without context propagation, from "
+        f"{'thread' if len(threads) == 1 else 'threads'} {names}"
+    )

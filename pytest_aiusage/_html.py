@@ -21,7 +21,7 @@ from aiusage_core import UsageTotals
 from aiusage_core._money import cost_column, cost_of, cost_text, decimals, usd
 from aiusage_core._render import BAR_REM, RIGHT, escape, fractions, html_page, html_table
 
-from ._format import count, plural
+from ._format import count, plural, unpropagated_text
 from ._results import NodeUsage, SessionUsage
 from ._spend import operation_label
 
@@ -151,6 +151,8 @@ def _flags(test: NodeUsage) -> str:
         flags.append(plural(test.totals.unpriced_calls, "unpriced call"))
     if test.unreported_calls:
         flags.append(f"{plural(test.unreported_calls, 'call')} without reported usage")
+    if test.unpropagated:
+        flags.append(unpropagated_text(test.unpropagated))
     return ", ".join(flags)
 
 
@@ -179,6 +181,8 @@ def _rows(
     rows: list[list[Any]] = []
     for test, cost in zip(tests, costs, strict=True):
         path, _, name = test.nodeid.partition("::")
+        if test.rerun:
+            name += f" (rerun {test.rerun})"
         shared = _shared(previous, name)
         previous = name
         limits = tuple(_limits(test, places))
@@ -262,7 +266,7 @@ def render_html(
     if over:
         spent = table_places(tests)
         items = "".join(
-            f"<li>{escape(t.nodeid)}: {escape(budget_text(t, spent))}</li>" for t in over
+            f"<li>{escape(t.label)}: {escape(budget_text(t, spent))}</li>" for t in over
         )
         body.append(f'<h2 id="failures">Over budget</h2><ul class="over">{items}</ul>')
     models = usage.by_model()

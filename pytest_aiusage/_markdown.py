@@ -65,7 +65,7 @@ def render_markdown(
         parts.append(
             markdown_table(
                 ["Test", "Spent of limit"],
-                [[t.nodeid, budget_text(t, table_places(over))] for t in over],
+                [[t.label, budget_text(t, table_places(over))] for t in over],
             )
         )
     models = usage.by_model()
@@ -91,7 +91,7 @@ def render_markdown(
                 ["Test", "Calls", "Input tokens", "Output tokens", "Cost"],
                 [
                     [
-                        t.nodeid,
+                        t.label,
                         count(t.calls),
                         count(t.input_tokens),
                         count(t.output_tokens),

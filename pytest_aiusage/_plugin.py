@@ -43,6 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = SessionState(config, read_options(config))
     config.stash[STATE] = state
     state.start()
+    config.pluginmanager.register(_Attempts(state), "aiusage-attempts")
     if not state.worker:
         config.pluginmanager.register(_Reporting(state), "aiusage-reporting")
         register_baselines(config, state.snapshot)
@@ -63,19 +64,21 @@ def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
     state = state_of(item.config)
-    with state.open_test(item):
-        try:
-            return (yield)
-        except BaseException:
-            state.interrupt_test(item)  # Ctrl-C: the test never reached its teardown report
-            raise
-        finally:
-            state.close_test(item)
+    state.open_test(item)
+    try:
+        return (yield)
+    except BaseException:
+        state.interrupt_test(item)  # Ctrl-C: the test never reached its teardown report
+        raise
+    finally:
+        state.close_test(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    state_of(item.config).resolve_budget(item)
+    state = state_of(item.config)
+    state.ensure_attempt(item)
+    state.resolve_budget(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -149,6 +152,21 @@ def pytest_terminal_summary(
     config.hook.pytest_aiusage_summary(
         terminalreporter=terminalreporter, usage=usage, config=config
     )
+
+
+class _Attempts:
+    """Starts each run of a test in a usage context of its own: ``pytest_runtest_logstart``
+    (which gets no ``config``) marks the start of every attempt, also under
+    pytest-rerunfailures, which runs the setup, call and teardown again in one protocol."""
+
+    def __init__(self, state: SessionState) -> None:
+        self._state = state
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        item = self._state.current
+        if item is not None and item.nodeid == nodeid:
+            self._state.start_attempt(item)
 
 
 class _Reporting:

@@ -12,7 +12,7 @@ from aiusage_core import UsageTotals
 from aiusage_core._money import cost_column, cost_text, decimals
 
 from ._files import write_atomically
-from ._format import count, plural
+from ._format import PROPAGATION_HINT, count, plural, unpropagated_text
 from ._results import NodeUsage, SessionUsage
 from ._spend import spend_lines
 
@@ -88,7 +88,7 @@ def summary_lines(
         shown = usage.most_expensive(top)
         parts.append(f"most expensive tests (top {len(shown)}):")
         for test in shown:
-            parts.append((test.totals, test.nodeid))
+            parts.append((test.totals, test.label))
             if verbose and test.spend:
                 parts.append(test)
     fixture_totals = SessionUsage(fixtures=usage.fixtures).totals
@@ -112,6 +112,14 @@ def summary_lines(
         parts.extend(
             (o.totals, f"during {o.nodeid}" if o.nodeid else "between tests") for o in usage.outside
         )
+    unpropagated = [t for t in usage.tests if t.unpropagated]
+    if unpropagated:
+        verdict = "failing the test" if strict else "use --aiusage-strict to fail the test"
+        parts.append(
+            f"reached tests without context propagation (counted in them; {verdict}; "
+            f"{PROPAGATION_HINT}):"
+        )
+        parts.extend(f"  {t.label}: {unpropagated_text(t.unpropagated)}" for t in unpropagated)
     rows = [p for p in parts if isinstance(p, tuple)]
     # Every amount of the section with the same decimals (totals are sums of the rows, so
     # the rows' decimals write them exactly).

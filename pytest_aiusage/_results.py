@@ -51,6 +51,7 @@ NodeKind = Literal["test", "fixture", "outside"]
 any usage context."""
 
 _NO_MODELS: Mapping[str, UsageTotals] = MappingProxyType({})
+_NO_THREADS: Mapping[str, int] = MappingProxyType({})
 _NO_LIMITS: Mapping[str, Decimal | int] = MappingProxyType({})
 _EMPTY = UsageTotals()
 
@@ -85,6 +86,12 @@ class NodeUsage:
     unreported_calls: int = 0
     """Calls whose response reported no usage (``usage_status="missing"``): their tokens and
     cost are unknown, not zero."""
+    unpropagated: Mapping[str, int] = field(default_factory=lambda: _NO_THREADS, hash=False)
+    """Calls that reached the test without context propagation, by the name of the thread
+    that made them (a plain ``threading.Thread``): counted in the test, yet worth fixing."""
+    rerun: int = 0
+    """For a test run again by pytest-rerunfailures: which run this is (``0`` the first,
+    ``1`` the first rerun, ...). Each run has its own usage and its own budget verdict."""
     call_log: tuple[Call, ...] = ()
     """Every call, in order (only with ``--aiusage-json-calls``)."""
     budget: Mapping[str, Decimal | int] = field(default_factory=lambda: _NO_LIMITS, hash=False)
@@ -124,6 +131,11 @@ class NodeUsage:
         return self.totals.calls
 
     @property
+    def label(self) -> str:
+        """The node id, followed by ``(rerun N)`` for a rerun."""
+        return f"{self.nodeid} (rerun {self.rerun})" if self.rerun else self.nodeid
+
+    @property
     def input_tokens(self) -> int:
         """Input tokens, cached ones included."""
         return self.totals.input_tokens
@@ -150,13 +162,17 @@ class NodeUsage:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: ``nodeid``, the totals' fields, ``by_model``, ``by_operation``,
-        ``spend``, ``unreported_calls`` and ``kind`` (plus ``call_log``, ``scope``, ``phase``
-        and ``during`` where set)."""
+        ``spend``, ``unreported_calls`` and ``kind`` (plus ``unpropagated``, ``rerun``,
+        ``call_log``, ``scope``, ``phase`` and ``during`` where set)."""
         data: dict[str, Any] = {"nodeid": self.nodeid, **totals_to_dict(self.totals)}
         data["by_model"] = {model: totals_to_dict(t) for model, t in self.by_model.items()}
         data["by_operation"] = {op: totals_to_dict(t) for op, t in self.by_operation().items()}
         data["spend"] = [s.to_dict() for s in self.spend]
         data["unreported_calls"] = self.unreported_calls
+        if self.unpropagated:
+            data["unpropagated"] = dict(self.unpropagated)
+        if self.rerun:
+            data["rerun"] = self.rerun
         if self.call_log:
             data["call_log"] = [c.to_dict() for c in self.call_log]
         if self.budget:
@@ -188,6 +204,10 @@ class NodeUsage:
             during=data.get("during"),
             spend=tuple(Spend.from_dict(s) for s in data.get("spend", ())),
             unreported_calls=int(data.get("unreported_calls", 0)),
+            unpropagated=MappingProxyType(
+                {str(t): int(n) for t, n in (data.get("unpropagated") or {}).items()}
+            ),
+            rerun=int(data.get("rerun", 0)),
             call_log=tuple(Call.from_dict(c) for c in data.get("call_log", ())),
             budget=MappingProxyType(
                 {
@@ -285,7 +305,7 @@ class SessionUsage:
         for node in nodes:
             groups[node.kind].append(node)
         for group in groups.values():
-            group.sort(key=lambda n: (n.nodeid, n.phase or "", n.during or ""))
+            group.sort(key=lambda n: (n.nodeid, n.rerun, n.phase or "", n.during or ""))
         return cls(
             tests=tuple(groups["test"]),
             fixtures=tuple(groups["fixture"]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from aiusage_core import (
     UsageContext,
     UsageRecord,
     UsageTotals,
+    ai_usage_context,
     configure,
     settings,
 )
@@ -33,7 +35,7 @@ from aiusage_core._delivery import add_listener, remove_listener
 from aiusage_core._money import decimal_str, usd_each
 
 from ._budget import ResolvedBudget, check_budget, marker_hard, marker_layers
-from ._format import by_model, calls_summary
+from ._format import PROPAGATION_HINT, by_model, calls_summary, unpropagated_text
 from ._options import Options
 from ._outputs import write_outputs
 from ._report import write_json
@@ -56,11 +58,18 @@ _RAISED = pytest.StashKey[str]()
 """The text of the budget failure raised in the call phase, if any."""
 _WARNINGS = pytest.StashKey[list[str]]()
 _ATTACHED = pytest.StashKey[bool]()  # the test's usage went out on its teardown report
-
-_STRICT_HINT = (
-    "calls made in other threads are counted on the test only when the thread is started "
-    "through aiusage_core.propagate(fn) or ContextThreadPoolExecutor"
+_PER_ATTEMPT: tuple[pytest.StashKey[Any], ...] = (
+    CONTEXT,
+    BUDGET,
+    _USAGE,
+    _FLAGGED,
+    _RAISED,
+    _WARNINGS,
+    _ATTACHED,
 )
+"""What one run of a test keeps in ``item.stash``: forgotten when the next attempt starts."""
+
+_STRICT_HINT = PROPAGATION_HINT
 
 
 def fixture_name(fixturedef: pytest.FixtureDef[Any]) -> str:
@@ -77,6 +86,8 @@ class SessionState:
         self.worker = is_worker(config)
         self.session: pytest.Session | None = None
         self.current: pytest.Item | None = None
+        self._attempt: UsageContext | None = None
+        """The usage context of the running attempt of the current test, entered."""
         self._lock = threading.Lock()
         # Calls outside any usage context, during the running test and between tests.
         self._outside_now: list[UsageRecord] = []
@@ -131,13 +142,36 @@ class SessionState:
 
     # -- a test's life ---------------------------------------------------------------------
 
-    def open_test(self, item: pytest.Item) -> UsageContext:
-        """Make the test's usage context (the caller enters it around the protocol)."""
-        context = UsageContext(item.nodeid)
-        item.stash[CONTEXT] = context
+    def open_test(self, item: pytest.Item) -> None:
+        """The test's protocol begins (its first attempt begins at :meth:`start_attempt`)."""
         self._park_outside()
         self.current = item
-        return context
+
+    def start_attempt(self, item: pytest.Item) -> None:
+        """A run of the test begins (``pytest_runtest_logstart``: once, or once per attempt
+        under pytest-rerunfailures): close the previous attempt's context, and open and enter
+        a new one, so that each attempt has its own usage, budget verdict and report."""
+        self._close_attempt()
+        for key in _PER_ATTEMPT:
+            if key in item.stash:
+                del item.stash[key]
+        # adopt_threads: a call made, or a root context opened, in a thread that did not
+        # inherit the test's context (a plain threading.Thread) still belongs to the test.
+        context = ai_usage_context(item.nodeid, adopt_threads=True)
+        item.stash[CONTEXT] = context
+        context.__enter__()
+        self._attempt = context
+
+    def ensure_attempt(self, item: pytest.Item) -> None:
+        """Start an attempt at setup if no ``pytest_runtest_logstart`` started one (a plugin
+        that runs the protocol without logging its start)."""
+        if self._attempt is None or item.stash.get(CONTEXT, None) is not self._attempt:
+            self.start_attempt(item)
+
+    def _close_attempt(self) -> None:
+        context, self._attempt = self._attempt, None
+        if context is not None:
+            context.__exit__(None, None, None)
 
     def interrupt_test(self, item: pytest.Item) -> None:
         """The protocol was cut short (Ctrl-C): no teardown report will carry the test's
@@ -148,13 +182,17 @@ class SessionState:
         if context is None or not context.totals.calls:
             return
         usage = NodeUsage.of_records(
-            item.nodeid, context.records, with_calls=self.options.json_calls
+            item.nodeid,
+            context.records,
+            with_calls=self.options.json_calls,
+            unpropagated=MappingProxyType(context.unpropagated),
         )
         with self._lock:
             self._pending.append(usage)
 
     def close_test(self, item: pytest.Item) -> None:
         """The protocol is over: calls from now on happen between tests."""
+        self._close_attempt()
         self.current = None
         self._park_outside()
 
@@ -203,6 +241,7 @@ class SessionState:
             item.nodeid,
             context.records,
             with_calls=self.options.json_calls,
+            unpropagated=MappingProxyType(context.unpropagated),
             budget=MappingProxyType(budget.limits() if budget is not None else {}),
             over_budget=budget.exceeded(totals) if budget is not None else (),
         )
@@ -269,6 +308,13 @@ class SessionState:
             if warning and "unpriced" not in flagged:
                 flagged.add("unpriced")
                 item.stash.setdefault(_WARNINGS, []).append(f"{item.nodeid}: {warning}")
+        if self.options.strict and "unpropagated" not in flagged:
+            unpropagated = context.unpropagated
+            if unpropagated:
+                flagged.add("unpropagated")
+                messages.append(
+                    f"{unpropagated_text(unpropagated)} (--aiusage-strict); {_STRICT_HINT}"
+                )
         if self.options.strict and self._outside_now and "outside" not in flagged:
             flagged.add("outside")
             with self._lock:
@@ -357,13 +403,13 @@ class SessionState:
 
     def collect_report(self, report: pytest.TestReport) -> None:
         """Take a test's usage off its teardown report (from this process or a worker)."""
-        payload = getattr(report, PAYLOAD_ATTR, None)
-        if not payload:
-            self.add([NodeUsage(nodeid=report.nodeid)], ())
-            return
+        payload = getattr(report, PAYLOAD_ATTR, None) or {"nodes": ()}
         nodes = [NodeUsage.from_dict(n) for n in payload.get("nodes", ())]
         if not any(n.kind == "test" for n in nodes):
             nodes.insert(0, NodeUsage(nodeid=report.nodeid))
+        rerun = getattr(report, "rerun", 0)  # set by pytest-rerunfailures on every run's reports
+        if rerun:
+            nodes = [replace(n, rerun=rerun) if n.kind == "test" else n for n in nodes]
         self.add(nodes, payload.get("warnings", ()))
 
     def collect_payload(self, payload: Mapping[str, Any]) -> None:

@@ -1,9 +1,15 @@
 """A fake OpenAI API: a real HTTP server on the loopback interface speaking the wire format.
 
 Point the real ``openai`` SDK (or any HTTP client) at :attr:`FakeOpenAI.url` and it answers
-``POST /v1/chat/completions``, ``/v1/embeddings`` and ``/v1/responses`` (JSON and SSE
-streams) with deterministic bodies: the same sequence of requests always gets the same
-bytes back, whichever server instance answers, so cassettes recorded from it are stable.
+``POST /v1/chat/completions``, ``/v1/completions`` (legacy), ``/v1/embeddings``,
+``/v1/responses`` (JSON and SSE streams) and ``/v1/responses/compact`` with deterministic
+bodies: the same sequence of requests always gets the same bytes back, whichever server
+instance answers, so cassettes recorded from it are stable.
+
+Background responses (``background=True``) are answered ``queued`` without usage; the
+first ``GET /v1/responses/{id}`` says ``in_progress``, the next ones ``completed`` with
+the usage, as a poll of the real API would; ``POST /v1/responses/{id}/cancel`` before that
+cancels it (no usage).
 
 It also speaks Anthropic's wire format at :attr:`FakeOpenAI.anthropic_url` (the same server;
 :class:`FakeAnthropic` is the server whose :attr:`~FakeAnthropic.url` is that one):
@@ -53,6 +59,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import socket
 import struct
 import threading
@@ -83,6 +90,7 @@ from ._fake_wire import (
     pieces,
     sse_data,
     sse_event,
+    texts,
 )
 from ._fake_wire import (
     prompt_tokens as count_prompt_tokens,
@@ -261,6 +269,8 @@ class FakeOpenAI:
         self._scripts: deque[Script] = deque()
         self._requests: list[ReceivedRequest] = []
         self._seen: Counter[bytes] = Counter()
+        # Background responses by id: the finished response, and how often it was polled.
+        self._background: dict[str, list[Any]] = {}
         self._stopping = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._anthropic = AnthropicApi()
@@ -453,6 +463,7 @@ class FakeOpenAI:
             self._scripts.clear()
             self._requests.clear()
             self._seen.clear()
+            self._background.clear()
         self._anthropic.reset()
 
     # -- serving ------------------------------------------------------------------------
@@ -572,6 +583,13 @@ class FakeOpenAI:
             )
         handler = _ENDPOINTS.get(request.path) if request.method == "POST" else None
         if handler is None:
+            found = _STORED.fullmatch(request.path)
+            if (
+                found is not None
+                and request.method in ("GET", "POST")
+                and ((request.method == "POST") == bool(found.group(2)))
+            ):
+                return _json_response(200, self._poll(found.group(1), cancel=bool(found.group(2))))
             raise _ApiError(404, f"Invalid URL ({request.method} {request.path})")
         if not isinstance(body, dict):
             raise _ApiError(
@@ -591,10 +609,45 @@ class FakeOpenAI:
             )
         reply = handler(body, script, ids)
         if isinstance(reply, dict):
+            if handler is _responses and body.get("background") is True:
+                reply = self._queue(reply)
             return _json_response(script.status, reply)
         return Response(
             reply, status=script.status, mimetype="text/event-stream", direct_passthrough=True
         )
+
+    def _queue(self, finished: dict[str, Any]) -> dict[str, Any]:
+        """Keep a background response's finished form; answer it ``queued``, without usage."""
+        finished = {**finished, "background": True}
+        with self._lock:
+            self._background[finished["id"]] = [finished, 0]
+        return _unfinished(finished, "queued")
+
+    def _poll(self, response_id: str, *, cancel: bool) -> dict[str, Any]:
+        """``GET /v1/responses/{id}`` (``in_progress`` on the first poll, then finished) or
+        ``POST /v1/responses/{id}/cancel`` of a background response."""
+        with self._lock:
+            entry = self._background.get(response_id)
+            if entry is None:
+                raise _ApiError(
+                    404, f"Response with id '{response_id}' not found.", param="response_id"
+                )
+            finished, polls = entry
+            if cancel:
+                if polls < 2:
+                    entry[0] = finished = _unfinished(finished, "cancelled")
+                entry[1] = 2
+                return dict(finished)
+            entry[1] = polls + 1
+        return _unfinished(finished, "in_progress") if polls == 0 else dict(finished)
+
+
+def _unfinished(finished: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """A background response before it finished (or cancelled): no output, no usage."""
+    return {**finished, "status": status, "output": [], "usage": None, "completed_at": None}
+
+
+_STORED: Final = re.compile(r"/v1/responses/(resp_[0-9a-f]+)(/cancel)?")
 
 
 class FakeAnthropic(FakeOpenAI):
@@ -1004,12 +1057,143 @@ def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
     return (sse_event({**event, "sequence_number": number}) for number, event in enumerate(events))
 
 
+# -- POST /v1/responses/compact -----------------------------------------------------------
+
+
+def _compact(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        items: list[Any] = [{"role": "user", "content": raw_input}]
+    elif raw_input is None and body.get("previous_response_id"):
+        items = []
+    else:
+        items = _required_list(body, "input")
+    instructions = body.get("instructions")
+    prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
+    input_tokens = count_prompt_tokens(prompt)
+    summary = script.content if script.content is not None else default_content(items)
+    output_tokens = count_tokens(summary)
+    default_usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    usage = _usage(default_usage, script, ("input_tokens", "output_tokens"))
+    users = [
+        {
+            "id": f"msg_{ids.hex(f'user{i}', 50)}",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_text", "text": " ".join(texts(item.get("content")))}],
+        }
+        for i, item in enumerate(items)
+        if isinstance(item, dict) and item.get("role") == "user"
+    ]
+    compaction = {
+        "id": f"cmp_{ids.hex('cmp', 50)}",
+        "type": "compaction",
+        # Not encrypted: the summary, encoded, stands in for what the real API sends.
+        "encrypted_content": base64.b64encode(summary.encode()).decode(),
+    }
+    compacted: dict[str, Any] = {
+        "id": f"resp_{ids.hex('compact', 50)}",
+        "object": "response.compaction",
+        "created_at": CREATED_AT,
+        "output": [*users, compaction],
+        "service_tier": _service_tier(body, script),
+    }
+    if usage is not None:
+        compacted["usage"] = usage
+    return compacted
+
+
+# -- POST /v1/completions (legacy) ---------------------------------------------------------
+
+
+def _completions(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)
+    else:
+        raise _ApiError(400, "'prompt' must be a string or an array of strings.", param="prompt")
+    n = _positive_int(body, "n", 1)
+    best_of = _positive_int(body, "best_of", n)
+    if best_of < n:
+        raise _ApiError(400, "best_of must be greater than or equal to n.", param="best_of")
+    model = script.model or _snapshot(body["model"])
+    replies = [
+        script.content
+        if script.content is not None
+        else default_content([{"role": "user", "content": p}])
+        for p in prompts
+    ]
+    prompt_tokens = sum(count_tokens(p) for p in prompts)
+    # Every one of best_of candidates is generated and billed; n of them are returned.
+    completion_tokens = sum(count_tokens(t) for t in replies) * best_of
+    default_usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    usage = _usage(default_usage, script, ("prompt_tokens", "completion_tokens"))
+    envelope = {
+        "id": f"cmpl-{ids.hex('cmpl', 29)}",
+        "object": "text_completion",
+        "created": CREATED_AT,
+        "model": model,
+        "system_fingerprint": _system_fingerprint(model),
+    }
+    if body.get("stream") is not True:
+        choices = [
+            {"text": text, "index": p * n + i, "logprobs": None, "finish_reason": "stop"}
+            for p, text in enumerate(replies)
+            for i in range(n)
+        ]
+        completion = {**envelope, "choices": choices}
+        if usage is not None:
+            completion["usage"] = usage
+        return completion
+    stream_options = body.get("stream_options")
+    include_usage = script.include_usage_in_stream
+    if include_usage is None:
+        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage")
+    return _completion_chunks(envelope, replies, n, usage if include_usage else None)
+
+
+def _completion_chunks(
+    envelope: dict[str, Any], replies: list[str], n: int, usage: dict[str, Any] | None
+) -> Iterator[bytes]:
+    """SSE ``data:`` lines of ``text_completion`` chunks, a usage chunk if asked, ``[DONE]``."""
+    for p, text in enumerate(replies):
+        deltas = [*pieces(text), ""]
+        for number, piece in enumerate(deltas):
+            last = number == len(deltas) - 1
+            for i in range(n):
+                choice = {
+                    "text": piece,
+                    "index": p * n + i,
+                    "logprobs": None,
+                    "finish_reason": "stop" if last else None,
+                }
+                yield sse_data({**envelope, "choices": [choice]})
+    if usage is not None:
+        yield sse_data({**envelope, "choices": [], "usage": usage})
+    yield b"data: [DONE]\n\n"
+
+
 _Endpoint = Callable[[dict[str, Any], Script, Ids], _Reply]
 
 _ENDPOINTS: Final[Mapping[str, _Endpoint]] = {
     "/v1/chat/completions": _chat_completions,
+    "/v1/completions": _completions,
     "/v1/embeddings": _embeddings,
     "/v1/responses": _responses,
+    "/v1/responses/compact": _compact,
 }
 
 

@@ -4,7 +4,9 @@ Input: the body's text bounds its tokens (see :mod:`aiusage_core._estimate`), ex
 content the body only refers to or that the API adds: image, file and audio parts, a previous
 response or conversation, a stored prompt, hosted tools (web and file search, code
 interpreter, ...) and chat's web search. Output: ``max_completion_tokens`` / ``max_tokens``
-(times ``n``) for chat, ``max_output_tokens`` for responses, nothing for embeddings.
+(times ``n``) for chat, ``max_tokens`` times ``best_of`` (or ``n``) for legacy completions,
+``max_output_tokens`` for responses, nothing for embeddings; a compaction's output is not
+bounded by its request.
 """
 
 from __future__ import annotations
@@ -72,11 +74,13 @@ def estimate_request(
     if extra:
         body = {**body, **extra}
     text = request_text(body)
+    # A compaction reads its input as a response does (and bounds no output).
+    kind = "responses" if api == "responses.compact" else api
     output: int | None
     choices = 1
-    if api == "embeddings":
+    if kind == "embeddings":
         output = 0
-    elif api == "responses":
+    elif kind == "responses":
         output = _cap(body.get("max_output_tokens"))
     else:
         output = _cap(body.get("max_completion_tokens"))
@@ -86,6 +90,10 @@ def estimate_request(
         n = body.get("n")
         if type(n) is int and n > 1:
             choices = n
+        # Legacy completions generate best_of candidates server-side, all billed.
+        best_of = body.get("best_of") if kind == "completions" else None
+        if type(best_of) is int and best_of > choices:
+            choices = best_of
     tier = body.get("service_tier")
     return CallEstimate(
         provider,
@@ -94,6 +102,6 @@ def estimate_request(
         text_token_bound(text),
         output,
         choices,
-        _unbounded_input(api, body, text),
+        _unbounded_input(kind, body, text),
         tier if isinstance(tier, str) and tier else None,
     )

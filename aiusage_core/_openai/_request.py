@@ -135,7 +135,7 @@ def request_metadata(
 
 def _accepts_metadata(api: str, body: Mapping[str, Any]) -> bool:
     # Chat Completions only takes metadata for stored completions; the Responses API always
-    # does; embeddings never.
+    # does; embeddings, legacy completions and compaction never.
     if api == "chat":
         return body.get("store") is True
     return api == "responses"
@@ -161,7 +161,7 @@ def edit_request(
     hide_usage_chunk = False
     if (
         tracking.stream_usage
-        and api == "chat"
+        and (api == "chat" or api == "completions")
         and body.get("stream") is True
         and "stream_options" not in extra
     ):

@@ -129,6 +129,18 @@ class Provider(Protocol):
         """Usage, model, service tier (and a carried error) of a response. Never raises."""
         ...
 
+    def later(self, api: str, response: object) -> str | None:
+        """For a response that carries no usage yet because the work goes on after it (an
+        OpenAI background response, ``queued``): the key of the later response that will
+        carry it. ``None`` for any other response. Never raises."""
+        ...
+
+    def finished(self, response: object) -> str | None:
+        """For the response of an untracked request that finishes earlier work (a poll that
+        finds an OpenAI background response completed, failed or cancelled): the key that
+        :meth:`later` gave that work. ``None`` otherwise. Never raises."""
+        ...
+
     def stream_reader(self, api: str) -> StreamReader:
         """How to read the items of a stream of ``api``."""
         ...

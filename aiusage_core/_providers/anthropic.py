@@ -157,6 +157,12 @@ class AnthropicAdapter:
     def stream_reader(self, api: str) -> StreamReader:
         return _message_event
 
+    def later(self, api: str, response: object) -> str | None:
+        return None  # every response carries its own usage (batches are read as results)
+
+    def finished(self, response: object) -> str | None:
+        return None
+
     def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
         if isinstance(exc, APIStatusError):
             # An HTTP error status (or an error event before any usage): no billable work.

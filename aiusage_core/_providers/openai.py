@@ -1,4 +1,5 @@
-"""The OpenAI adapter: Chat Completions, Embeddings and Responses through the ``openai`` SDK.
+"""The OpenAI adapter: Chat Completions, legacy Completions, Embeddings and Responses (and
+their compaction) through the ``openai`` SDK.
 
 Usage is read by :mod:`aiusage_core._openai._extract` (OpenAI's counts already follow the
 vocabulary's conventions); opt-in request edits by :mod:`aiusage_core._openai._request`;
@@ -26,7 +27,7 @@ from .._context import UsageContext
 from .._counts import MISSING, Usage
 from .._estimate import CallEstimate
 from .._openai._estimate import estimate_request
-from .._openai._extract import extract
+from .._openai._extract import extract, field
 from .._openai._request import caller_metadata, edit_request
 from .._pricing import provider_for_url
 from .._sdk._failures import never_sent
@@ -37,10 +38,19 @@ __all__ = ["ENDPOINTS", "OPENAI"]
 
 ENDPOINTS: Mapping[str, str] = {
     "/chat/completions": "chat",
+    "/completions": "completions",
     "/embeddings": "embeddings",
     "/responses": "responses",
+    "/responses/compact": "responses.compact",
 }
-"""The tracked endpoints (POST only) and the API each one is."""
+"""The tracked endpoints (POST only) and the API each one is. Every billed endpoint is
+here; a background response's poll (``GET /responses/{id}``) is not a call of its own but
+finishes the call that created it (:meth:`OpenAIAdapter.finished`)."""
+
+_USAGE_FORMAT: Mapping[str, str] = {"completions": "chat", "responses.compact": "responses"}
+"""APIs whose usage (and requests) have the shape of another API's."""
+_UNFINISHED = frozenset({"queued", "in_progress"})
+_FINISHED = frozenset({"completed", "incomplete", "failed", "cancelled"})
 
 _AZURE = (openai.AzureOpenAI, AsyncAzureOpenAI)
 _NO_TOKENS = Usage("reported")
@@ -48,6 +58,11 @@ _NOTHING_BILLED = Decimal(0)
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _new_tuple = tuple.__new__
 _PROVIDER_KEY = "_aiusage_provider"  # (base URL object, provider) cached on the client
+
+
+def _status(response: object) -> str | None:
+    status = field(response, "status")
+    return status if isinstance(status, str) else None
 
 
 def _chat_item(call: PendingCall, chunk: Any) -> bool:
@@ -115,10 +130,26 @@ class OpenAIAdapter:
         return estimate_request(start.api, start.provider, start.model, body, extra)
 
     def read(self, api: str, response: object) -> Read:
-        return extract(api, response)
+        return extract(_USAGE_FORMAT.get(api, api), response)
+
+    def later(self, api: str, response: object) -> str | None:
+        if (
+            api == "responses"
+            and field(response, "background") is True
+            and _status(response) in _UNFINISHED
+        ):
+            key = field(response, "id")
+            return key if isinstance(key, str) and key else None
+        return None
+
+    def finished(self, response: object) -> str | None:
+        if field(response, "object") != "response" or _status(response) not in _FINISHED:
+            return None
+        key = field(response, "id")
+        return key if isinstance(key, str) and key else None
 
     def stream_reader(self, api: str) -> StreamReader:
-        return _chat_item if api == "chat" else _response_event
+        return _response_event if api == "responses" else _chat_item
 
     def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
         if isinstance(exc, APIStatusError):

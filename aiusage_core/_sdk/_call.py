@@ -16,8 +16,16 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .._calls import CallStart, PendingCall, UnfinishedCall, record_response, reserve
-from .._context import _current
+from .._calls import (
+    CallStart,
+    PendingCall,
+    UnfinishedCall,
+    _awaiting,
+    finish_awaited,
+    record_response,
+    reserve,
+)
+from .._context import _adopt, _adoptive, _current
 from .._errors import MetadataError
 from .._providers import Provider
 from .._tracking import TrackingOptions
@@ -38,6 +46,8 @@ def _start(
 ) -> tuple[CallStart, Any]:
     """Everything known before sending; may raise MetadataError (caller misuse)."""
     context = _current.get()
+    if context is None and _adoptive.context is not None:
+        context = _adopt()  # a thread that inherited no context, during a test (inlined)
     body = options.json_data
     model = body.get("model") if type(body) is dict else None
     prepared = adapter.prepare(api, options, tracking, context)
@@ -111,6 +121,10 @@ def call_sync(
     """Run ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
     api = adapter.api_of(options.method, options.url)
     if api is None:
+        if _awaiting.calls:  # a poll may finish a call whose usage came later
+            result = send(cast_to, options, *args, **kwargs)
+            finish_awaited(adapter, result)
+            return result
         return send(cast_to, options, *args, **kwargs)
     start, options = _begin(adapter, client, tracking, api, options)
     if start is None:
@@ -140,6 +154,10 @@ async def call_async(
     """Await ``send(cast_to, options, *args, **kwargs)`` (the SDK's ``request``) tracked."""
     api = adapter.api_of(options.method, options.url)
     if api is None:
+        if _awaiting.calls:  # a poll may finish a call whose usage came later
+            result = await send(cast_to, options, *args, **kwargs)
+            finish_awaited(adapter, result)
+            return result
         return await send(cast_to, options, *args, **kwargs)
     start, options = _begin(adapter, client, tracking, api, options)
     if start is None:

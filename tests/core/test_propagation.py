@@ -83,3 +83,44 @@ def test_asyncio_to_thread_carries_the_context() -> None:
             return seen is ctx
 
     assert asyncio.run(main())
+
+
+def _in_thread(target: object, name: str) -> None:
+    thread = threading.Thread(target=target, name=name)  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+
+
+def test_without_adopt_threads_a_plain_threads_call_belongs_to_no_context() -> None:
+    records = []
+    with ai_usage_context("job") as job:
+        _in_thread(lambda: records.append(record_usage(model="gpt-4o-mini")), "plain")
+    assert job.totals.calls == 0
+    assert records[0].context_path == ()
+    assert job.unpropagated == {}
+
+
+def test_an_adopting_context_takes_calls_and_root_contexts_of_threads_without_one() -> None:
+    def opens_a_root_context() -> None:
+        with ai_usage_context("summarise") as inner:
+            record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+            record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+        assert inner.parent is not None
+
+    with ai_usage_context("test", adopt_threads=True) as test:
+        _in_thread(lambda: record_usage(model="gpt-4o-mini", input_tokens=10), "plain-1")
+        _in_thread(opens_a_root_context, "worker")
+        # Propagated calls are the usual kind, and not listed.
+        _in_thread(propagate(lambda: record_usage(model="gpt-4o-mini")), "propagated")
+    assert test.totals.calls == 4
+    assert [r.context_path for r in test.records] == [
+        ("test",),
+        ("test", "summarise"),
+        ("test", "summarise"),
+        ("test",),
+    ]
+    assert test.unpropagated == {"plain-1": 1, "worker": 2}
+    # Once the adopting context is closed, nothing is adopted any more.
+    late = []
+    _in_thread(lambda: late.append(record_usage(model="gpt-4o-mini")), "late")
+    assert late[0].context_path == ()

@@ -455,9 +455,12 @@ def test_over(warm):
         record_usage(model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
     record_usage(model="my-private-model", input_tokens=1, output_tokens=1)
 
+record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5)  # at import: outside
+
 def test_stray():
     thread = threading.Thread(
-        target=lambda: record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5)
+        target=lambda: record_usage(model="gpt-4o-mini", input_tokens=10, output_tokens=5),
+        name="stray",
     )
     thread.start()
     thread.join()
@@ -477,6 +480,8 @@ def test_none():
     assert [c["cost_usd"] for c in over["call_log"]] == ["0.00045", None]
     assert [n["kind"] for n in data["fixtures"]] == ["fixture"]
     assert [n["kind"] for n in data["outside"]] == ["outside"]
+    stray = next(t for t in data["tests"] if t["nodeid"] == "test_kinds.py::test_stray")
+    assert stray["unpropagated"] == {"stray": 1}
     assert list(data["by_operation"]) == ["label", ""]
 
     schema = report_schema()

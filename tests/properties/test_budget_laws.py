@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 from hypothesis import given, settings
@@ -30,12 +31,14 @@ from aiusage_core import (
     ai_usage_context,
     propagate,
     record_usage,
+    wrap_anthropic,
     wrap_openai,
 )
 from pytest_aiusage.fake_openai import FakeOpenAI
 
 API_KEY = "sk-test-budget-laws"
 
+HAIKU = "claude-haiku-4-5"
 PROMPT = len(
     repr(
         {
@@ -46,6 +49,9 @@ PROMPT = len(
     )
 )
 """The smallest input bound of the plans' requests (the length of the shortest body)."""
+ANTHROPIC_PROMPT = len(
+    repr({"max_tokens": 20, "messages": [{"role": "user", "content": "call-0"}], "model": HAIKU})
+)
 
 
 @dataclass
@@ -57,28 +63,41 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
 
-budgets = st.one_of(
-    st.none(),
-    st.builds(
-        Budget,
-        # A call's worst case is about $0.00003: these let none, one, a few calls through.
-        usd=st.one_of(st.none(), st.integers(1, 12).map(lambda k: k * Decimal("0.00001"))),
-        calls=st.one_of(st.none(), st.integers(0, 4)),
-        output_tokens=st.one_of(st.none(), st.integers(0, 60)),
-        # A request's input bound is the length of its body (about 100 bytes here).
-        tokens=st.one_of(st.none(), st.integers(0, 400)),
-        input_tokens=st.one_of(st.none(), st.integers(0, 300)),
-        # Soft budgets among hard ones: they reserve but never refuse.
-        on_exceed=st.sampled_from(["raise", "raise", "warn"]),
-    ),
-)
-nodes = st.recursive(
-    st.builds(Node, budgets, st.lists(st.integers(20, 30), max_size=3)),
-    lambda children: st.builds(
-        Node, budgets, st.lists(st.integers(20, 30), max_size=2), st.lists(children, max_size=3)
-    ),
-    max_leaves=6,
-)
+def budgets(unit: Decimal) -> st.SearchStrategy[Budget | None]:
+    """Budgets whose usd limits are 1-12 ``unit``\\s: sized so that none, one or a few of the
+    provider's calls fit (a call's worst case is about 3 units)."""
+    return st.one_of(
+        st.none(),
+        st.builds(
+            Budget,
+            usd=st.one_of(st.none(), st.integers(1, 12).map(lambda k: k * unit)),
+            calls=st.one_of(st.none(), st.integers(0, 4)),
+            output_tokens=st.one_of(st.none(), st.integers(0, 60)),
+            # A request's input bound is the length of its body (about 100 bytes here).
+            tokens=st.one_of(st.none(), st.integers(0, 400)),
+            input_tokens=st.one_of(st.none(), st.integers(0, 300)),
+            # Soft budgets among hard ones: they reserve but never refuse.
+            on_exceed=st.sampled_from(["raise", "raise", "warn"]),
+        ),
+    )
+
+
+def trees(unit: Decimal) -> st.SearchStrategy[Node]:
+    return st.recursive(
+        st.builds(Node, budgets(unit), st.lists(st.integers(20, 30), max_size=3)),
+        lambda children: st.builds(
+            Node,
+            budgets(unit),
+            st.lists(st.integers(20, 30), max_size=2),
+            st.lists(children, max_size=3),
+        ),
+        max_leaves=6,
+    )
+
+
+OPENAI_UNIT = Decimal("0.00001")  # gpt-4o-mini: $0.15 / $0.60 per million tokens
+ANTHROPIC_UNIT = Decimal("0.0001")  # claude-haiku-4-5: $1 / $5 per million tokens
+nodes = trees(OPENAI_UNIT)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +109,11 @@ def server() -> Any:
 class Plan:
     """Runs a tree of contexts; every call has a unique id in its message."""
 
-    def __init__(self, server: FakeOpenAI, tree: Node, completion: int) -> None:
+    def __init__(
+        self, server: FakeOpenAI, tree: Node, completion: int, provider: str = "openai"
+    ) -> None:
         server.reset()
+        self.provider = provider
         self.server = server
         self.tree = tree
         self.ids = itertools.count()
@@ -102,8 +124,13 @@ class Plan:
         # Every call uses as much as the smallest worst case of the plan allows, so that real
         # spend is close to what was reserved: a reservation rule that let too many calls
         # through would show as real spend over a limit.
+        usage = (
+            {"prompt_tokens": PROMPT, "completion_tokens": completion}
+            if provider == "openai"
+            else {"input_tokens": ANTHROPIC_PROMPT, "output_tokens": completion}
+        )
         for _ in range(_count_calls(tree)):
-            server.reply(usage={"prompt_tokens": PROMPT, "completion_tokens": completion})
+            server.reply(usage=usage)
 
     def _new_call(self) -> str:
         with self.lock:
@@ -111,7 +138,7 @@ class Plan:
             self.attempted.add(call_id)
         return call_id
 
-    def run_threads(self, client: openai.OpenAI) -> None:
+    def run_threads(self, client: Any) -> None:
         def run(node: Node) -> None:
             with ai_usage_context("node", budget=node.budget) as ctx:
                 self.contexts.append((node, ctx))
@@ -129,12 +156,14 @@ class Plan:
 
         def call(cap: int) -> None:
             call_id = self._new_call()
+            messages = [{"role": "user", "content": call_id}]
             try:
-                client.chat.completions.create(
-                    model="gpt-4o-mini",
-                    messages=[{"role": "user", "content": call_id}],
-                    max_tokens=cap,
-                )
+                if self.provider == "openai":
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", messages=messages, max_tokens=cap
+                    )
+                else:
+                    client.messages.create(model=HAIKU, messages=messages, max_tokens=cap)
             except BudgetExceededError:
                 with self.lock:
                     self.refused.add(call_id)
@@ -210,6 +239,18 @@ def test_threads_never_overspend_a_hard_budget(server: FakeOpenAI, tree: Node, d
     plan = Plan(server, tree, _completion(data, tree))
     with openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0) as raw:
         plan.run_threads(wrap_openai(raw))
+    plan.check()
+
+
+@settings(max_examples=25)
+@given(tree=trees(ANTHROPIC_UNIT), data=st.data())
+def test_anthropic_calls_never_overspend_a_hard_budget(
+    server: FakeOpenAI, tree: Node, data: Any
+) -> None:
+    # The same laws through the Anthropic adapter: budgets reserve at the engine's seam.
+    plan = Plan(server, tree, _completion(data, tree), provider="anthropic")
+    with anthropic.Anthropic(api_key=API_KEY, base_url=server.anthropic_url, max_retries=0) as raw:
+        plan.run_threads(wrap_anthropic(raw))
     plan.check()
 
 

@@ -109,6 +109,12 @@ class AcmeAdapter:
     def stream_reader(self, api: str) -> StreamReader:
         return _stream_item
 
+    def later(self, api: str, response: object) -> str | None:
+        return None  # Acme answers every call with its usage
+
+    def finished(self, response: object) -> str | None:
+        return None
+
     def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
         if isinstance(exc, acme_sdk.AcmeStatusError):
             return _NO_TOKENS, None  # an error status did no billable work
