@@ -1,39 +1,26 @@
-"""Record the example suite's cassettes again, against the local fake server.
+"""Record the example suite's cassettes again: one pytest command, no script logic.
 
-With real keys you would run ``OPENAI_API_KEY=sk-... ANTHROPIC_API_KEY=sk-ant-... pytest
---record-mode=rewrite``. This script does the same against
-:class:`pytest_aiusage.fake_openai.FakeOpenAI`, which speaks both OpenAI's and Anthropic's
-wire formats, so the demo's cassettes can be made on any machine, offline, with no key.
-Pass test paths to record only those (``python record_cassettes.py tests/test_totals.py``).
+This is ``pytest --aiusage-record --record-mode=rewrite`` run in this folder. With no key in
+the environment, ``--aiusage-record`` starts a fresh loopback fake server (it speaks both
+OpenAI's and Anthropic's wire formats) for the run and points the clients at it, so the
+demo's cassettes can be made on any machine, offline, with no key; the requests are written
+as they would be sent to the real APIs, so they replay anywhere. With real keys in the
+environment the same command records from the live APIs. Pass test paths to record only
+those (``python record_cassettes.py tests/test_totals.py``).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
-
-from pytest_aiusage.fake_openai import FakeOpenAI
 
 HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    with FakeOpenAI() as server:
-        env = {
-            **os.environ,
-            "OPENAI_BASE_URL": server.url,
-            # A fake key: the cassettes are scrubbed of it (and of any real one) on write.
-            "OPENAI_API_KEY": "sk-demo-recording-key-000000000000",
-            "ANTHROPIC_BASE_URL": server.anthropic_url,
-            "ANTHROPIC_API_KEY": "sk-ant-demo-recording-key-000000000000",
-        }
-        return subprocess.call(
-            [sys.executable, "-m", "pytest", "--record-mode=rewrite", *sys.argv[1:]],
-            cwd=HERE,
-            env=env,
-        )
+    command = [sys.executable, "-m", "pytest", "--aiusage-record", "--record-mode=rewrite"]
+    return subprocess.call([*command, *sys.argv[1:]], cwd=HERE)
 
 
 if __name__ == "__main__":
