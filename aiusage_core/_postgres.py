@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ._connections import ProcessConnection
 from ._counts import COUNT_NAMES
 from ._errors import ConfigurationError, LedgerError
 from ._records import UsageRecord, thaw
@@ -334,11 +334,6 @@ def _copy(conn: Any, sql: str, rows: Sequence[tuple[Any, ...]], then: str | None
             cursor.execute(then)
 
 
-# Connections inherited through fork are never used nor closed in the child: closing one
-# would end the parent's session on the socket they share. They are parked here.
-_inherited: list[Any] = []
-
-
 class PostgresSink:
     """Stores records in a PostgreSQL ledger: one ledger for many processes and machines.
 
@@ -386,9 +381,7 @@ class PostgresSink:
             self._options["connect_timeout"] = max(1, round(connect_timeout))
         if "application_name" not in parsed:
             self._options["application_name"] = "aiusage"
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        self._pid = 0
+        self._db: ProcessConnection[Any] = ProcessConnection()
 
     @property
     def spool_key(self) -> str:
@@ -396,26 +389,23 @@ class PostgresSink:
         return self._key
 
     def _connection(self) -> Any:
-        conn = self._conn
-        if conn is not None and self._pid == os.getpid():
+        conn = self._db.current()
+        if conn is not None:
             if not conn.closed:
                 return conn
-            self._conn = None
-        elif conn is not None:
-            _inherited.append(conn)
-            self._conn = None
+            self._db.forget()
         conn = connect(self._dsn, where=self.location, secrets=self._secrets, **self._options)
         try:
             migrate(conn, self.location)
         except BaseException:
             conn.close()
             raise
-        self._conn, self._pid = conn, os.getpid()
+        self._db.set(conn)
         return conn
 
     def _fail(self, exc: BaseException | None) -> LedgerError:
         """Roll back, or drop a connection left unusable; the error to raise for ``exc``."""
-        conn = self._conn
+        conn = self._db.current()
         if conn is not None:
             try:
                 if conn.broken:
@@ -425,7 +415,7 @@ class PostgresSink:
             except Exception:
                 conn.close()
             if conn.closed:
-                self._conn = None
+                self._db.forget()
         if isinstance(exc, LedgerError):
             return exc
         return ledger_error(exc or Exception(), self.location, self._secrets)
@@ -434,7 +424,7 @@ class PostgresSink:
         """Connect now (creating or migrating the ledger); raise :class:`LedgerError` or
         :class:`SchemaVersionError` if it cannot be used."""
         psycopg = _psycopg()
-        with self._lock:
+        with self._db.lock:
             try:
                 self._connection()
             except (psycopg.Error, LedgerError) as exc:
@@ -446,7 +436,7 @@ class PostgresSink:
             return
         psycopg = _psycopg()
         rows = _rows(records)
-        with self._lock:
+        with self._db.lock:
             try:
                 conn = self._connection()
                 try:
@@ -467,16 +457,8 @@ class PostgresSink:
 
     def close(self) -> None:
         """Close the connection (a later ``write`` reopens it)."""
-        # A write stuck on an unreachable server holds our lock: at interpreter exit that
-        # must not hold the process, so leave the connection to die with it.
-        if not self._lock.acquire(timeout=1.0):
-            return
-        try:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-        finally:
-            self._lock.release()
+        # A write stuck on an unreachable server holds the connection's lock.
+        self._db.close()
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.location!r})"

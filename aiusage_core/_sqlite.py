@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
+from ._connections import ProcessConnection
 from ._counts import COUNT_NAMES
 from ._errors import LedgerError, SchemaVersionError
 from ._records import UsageRecord, thaw
@@ -296,11 +296,6 @@ def _rows(records: Sequence[UsageRecord]) -> dict[int, list[list[Any]]]:
     return groups
 
 
-# Connections inherited through fork are never used nor closed in the child: closing one
-# could checkpoint and delete the WAL under the parent's feet. They are parked here.
-_inherited: list[sqlite3.Connection] = []
-
-
 class SQLiteSink:
     """Stores records in an SQLite ledger at ``path`` (created with its folder if missing).
 
@@ -348,9 +343,7 @@ class SQLiteSink:
         self.path = os.path.abspath(os.fspath(path))
         self.synchronous = synchronous
         self.busy_timeout = float(busy_timeout)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._db: ProcessConnection[sqlite3.Connection] = ProcessConnection()
 
     @property
     def spool_key(self) -> str:
@@ -358,11 +351,9 @@ class SQLiteSink:
         return f"sqlite:{self.path}"
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        if self._conn is not None:
-            _inherited.append(self._conn)
-            self._conn = None
+        conn = self._db.current()
+        if conn is not None:
+            return conn
         folder = os.path.dirname(self.path)
         try:
             if folder:
@@ -371,7 +362,7 @@ class SQLiteSink:
                 self.path,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,  # shared across threads behind self._lock
+                check_same_thread=False,  # shared across threads behind self._db.lock
             )
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}", path=self.path) from exc
@@ -383,13 +374,13 @@ class SQLiteSink:
         except BaseException:
             conn.close()
             raise
-        self._conn, self._pid = conn, os.getpid()
+        self._db.set(conn)
         return conn
 
     def check(self) -> None:
         """Open the ledger now (creating or migrating it); raise :class:`LedgerError` or
         :class:`SchemaVersionError` if it cannot be used."""
-        with self._lock:
+        with self._db.lock:
             self._connection()
 
     def write(self, records: Sequence[UsageRecord]) -> None:
@@ -397,7 +388,7 @@ class SQLiteSink:
         if not records:
             return
         rows = _rows(records)
-        with self._lock:
+        with self._db.lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -411,16 +402,8 @@ class SQLiteSink:
 
     def close(self) -> None:
         """Close the connection (a later ``write`` reopens it)."""
-        # A write stuck on another process's lock holds ours for up to busy_timeout; at
-        # interpreter exit that must not hold the process: leave the connection to die.
-        if not self._lock.acquire(timeout=1.0):
-            return
-        try:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-        finally:
-            self._lock.release()
+        # A write stuck on another process's lock holds ours for up to busy_timeout.
+        self._db.close()
 
     def __repr__(self) -> str:
         return f"SQLiteSink({self.path!r})"

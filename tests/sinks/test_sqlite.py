@@ -100,8 +100,9 @@ def test_ledger_is_in_wal_mode_with_the_chosen_synchronous_level(
 ) -> None:
     sink = SQLiteSink(tmp_path / "l.db", synchronous=synchronous)  # type: ignore[arg-type]
     sink.write([make_record()])
-    assert sink._conn is not None
-    assert sink._conn.execute("PRAGMA synchronous").fetchone() == (level,)
+    conn = sink._db.current()
+    assert conn is not None
+    assert conn.execute("PRAGMA synchronous").fetchone() == (level,)
     conn = sqlite3.connect(tmp_path / "l.db")
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
