@@ -46,6 +46,7 @@ from ._estimate import CallEstimate
 from ._recording import RecordInput, emit
 from ._records import ErrorInfo, UsageRecord
 from ._reservations import Reservation
+from ._reservations import reserve as reserve_on_budgets
 
 if TYPE_CHECKING:
     from ._providers import Provider
@@ -129,14 +130,19 @@ class CallStart:
 def reserve(start: CallStart, body: object, extra: Mapping[str, Any] | None) -> None:
     """Reserve the worst case of ``start``'s request (its JSON ``body`` and ``extra`` JSON) on
     every budget above its context, before the request is sent: the one budget check of every
-    provider. Raises :class:`~aiusage_core.BudgetExceededError` when a hard budget refuses."""
+    provider. Raises :class:`~aiusage_core.BudgetExceededError` when a hard budget refuses.
+
+    The adapter estimates the body as it will be sent: without the parameters the caller
+    did not give (the SDK's placeholders, :attr:`SdkTypes.omitted`, which it drops when
+    sending)."""
     context = start.context
     if context is None or not context._budgets or start.batch:
         # A Batch API's results were run (and billed) already: they are charged when
         # recorded, never refused.
         return
-    from ._reservations import reserve as reserve_on_budgets
-
+    omitted = start.adapter.sdk.omitted
+    if omitted and type(body) is dict:
+        body = {key: value for key, value in body.items() if type(value) not in omitted}
     try:
         estimate = start.adapter.estimate(start, body, extra)
     except Exception:

@@ -270,6 +270,14 @@ def _price(estimate: CallEstimate, inputs: int, outputs: int, batch: bool) -> De
 
 def worst_case(estimate: CallEstimate, budget: Budget, batch: bool) -> _Worst:
     """The most the call of ``estimate`` can use, under the rules of ``budget``."""
+    cap = estimate.output_tokens
+    if cap is not None and estimate.unbounded_input is None:
+        # Most calls: the input is bounded by the request's text and the output is capped,
+        # whatever the budget's rules (they only say what to do when it is not).
+        capped = cap * estimate.choices
+        priced = _price(estimate, estimate.input_tokens, capped, batch)
+        if priced is not None:
+            return _Worst(priced, estimate.input_tokens, capped, "")
     why = ""
     inputs: int | None = estimate.input_tokens
     window: int | None = None
@@ -340,23 +348,23 @@ def _worst_or_unknown(estimate: CallEstimate, budget: Budget, batch: bool) -> _W
 
 def _misfit(state: BudgetState, worst: _Worst) -> tuple[str, Any, Any, Any] | None:
     """``(limit, allowed, spent, reserved)`` of the first limit the call does not fit in
-    (lock held), or ``None`` when it fits."""
+    (lock held), or ``None`` when it fits. Runs once per call on every budget above it."""
     if state.exceeded is not None:
         name = state.exceeded
         spent, reserved = _figures(state, name)
         return name, getattr(state.budget, name), spent, reserved
+    need: Decimal | int | None
     for name, allowed in state.limits:
-        spent, reserved = _figures(state, name)
-        need: Decimal | int | None
         if name == "usd":
-            need = worst.usd
+            spent, reserved, need = state.usd, state.reserved_usd, worst.usd
         elif name == "calls":
-            need = 1
+            spent, reserved, need = state.spent_calls, state.reserved_calls, 1
         elif name == "input_tokens":
-            need = worst.input
+            spent, reserved, need = state.input, state.reserved_input, worst.input
         elif name == "output_tokens":
-            need = worst.output
+            spent, reserved, need = state.output, state.reserved_output, worst.output
         else:
+            spent, reserved = _figures(state, name)
             need = (
                 None if worst.input is None or worst.output is None else worst.input + worst.output
             )
@@ -551,6 +559,35 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
             if found is None:
                 found = worsts[rules] = _worst_or_unknown(estimate, state.budget, batch)
             pairs.append((state, found))
+    # The common case first: the call fits every budget (one pass under the lock).
+    with _lock:
+        for state, worst in pairs:
+            if _misfit(state, worst) is not None:
+                break
+        else:
+            return _take(pairs)
+    return _reserve_or_refuse(pairs, estimate)
+
+
+def _take(pairs: list[tuple[BudgetState, _Worst]]) -> Reservation:
+    """Add each worst case to its budget's reserved amounts (lock held)."""
+    amounts = []
+    for state, worst in pairs:
+        usd, inputs, outputs = worst.usd or _ZERO, worst.input or 0, worst.output or 0
+        state.reserved_usd += usd
+        state.reserved_input += inputs
+        state.reserved_output += outputs
+        state.reserved_calls += 1
+        amounts.append((state, usd, inputs, outputs))
+    return Reservation(amounts)
+
+
+def _reserve_or_refuse(
+    pairs: list[tuple[BudgetState, _Worst]], estimate: CallEstimate
+) -> Reservation:
+    """:func:`reserve` for a call that did not fit some budget at first look: make the
+    waiting records (their calls ended, their reservations may be freed), look again, then
+    refuse (hard budget) or reserve and tell (soft budgets)."""
     for attempt in (1, 2):
         soft: list[tuple[BudgetState, tuple[str, Any, Any, Any], _Worst]] = []
         hard: tuple[BudgetState, tuple[str, Any, Any, Any], _Worst] | None = None
@@ -566,15 +603,7 @@ def reserve(context: UsageContext, estimate: CallEstimate) -> Reservation:
             if (hard is not None or soft) and attempt == 1 and _later:
                 retry = True
             elif hard is None:
-                amounts = []
-                for state, worst in pairs:
-                    usd, inputs, outputs = worst.usd or _ZERO, worst.input or 0, worst.output or 0
-                    state.reserved_usd += usd
-                    state.reserved_input += inputs
-                    state.reserved_output += outputs
-                    state.reserved_calls += 1
-                    amounts.append((state, usd, inputs, outputs))
-                reservation = Reservation(amounts)
+                reservation = _take(pairs)
         if retry:
             settle()  # calls that ended may still hold reservations: make their records
             continue

@@ -41,8 +41,9 @@ def estimate_request(
     provider: str, model: str, body: object, extra: Mapping[str, Any] | None
 ) -> CallEstimate:
     """The worst case of a Messages request whose JSON body is ``body`` (the SDK's
-    ``json_data``) with ``extra`` (its ``extra_json``) merged in, as the SDK sends it."""
-    if not isinstance(body, Mapping):
+    ``json_data``, without the parameters not given) with ``extra`` (its ``extra_json``)
+    merged in, as the SDK sends it."""
+    if type(body) is not dict and not isinstance(body, Mapping):
         return CallEstimate(
             provider, model, "messages", 0, None, 1, "a body that is not a JSON object"
         )
@@ -51,6 +52,16 @@ def estimate_request(
     text = request_text(body)
     cap = body.get("max_tokens")
     tier = body.get("service_tier")
+    # Most requests have no media, references or tools: one look each before the details.
+    unbounded = (
+        _unbounded_input(body, text)
+        if "tools" in body
+        or "mcp_servers" in body
+        or "container" in body
+        or "'image'" in text
+        or "'document'" in text
+        else None
+    )
     return CallEstimate(
         provider,
         model,
@@ -58,6 +69,6 @@ def estimate_request(
         text_token_bound(text),
         cap if type(cap) is int and cap >= 0 else None,
         1,
-        _unbounded_input(body, text),
+        unbounded,
         tier if isinstance(tier, str) and tier and tier not in _DEFAULT_TIERS else None,
     )

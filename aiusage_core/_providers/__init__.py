@@ -76,6 +76,10 @@ class SdkTypes:
     """Results listing whole calls, read item by item (Anthropic's batch results, JSON
     Lines): the adapter's stream reader of the request's API reads each item into a call
     of its own."""
+    omitted: frozenset[type] = frozenset()
+    """The SDK's placeholders of a parameter not given (``Omit``, ``NotGiven``): a request
+    body may hold them until the SDK sends it without them, so a budget's estimate leaves
+    them out too (written out, each would add tens of phantom tokens to the bound)."""
     ends_later: tuple[type, ...] = field(init=False)
     """Streams, raw responses and call lists: the results read after ``request()``."""
 

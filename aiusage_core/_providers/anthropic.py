@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from anthropic import APIConnectionError, APIStatusError, AsyncStream, Stream
+from anthropic import APIConnectionError, APIStatusError, AsyncStream, NotGiven, Omit, Stream
 from anthropic._base_client import AsyncAPIClient, SyncAPIClient
 from anthropic._decoders.jsonl import AsyncJSONLDecoder, JSONLDecoder
 from anthropic._response import BaseAPIResponse
@@ -117,6 +117,7 @@ class AnthropicAdapter:
         legacy_response=_Never,
         raw_responses=(BaseAPIResponse,),
         call_lists=(JSONLDecoder, AsyncJSONLDecoder),
+        omitted=frozenset({NotGiven, Omit}),
     )
 
     def api_of(self, method: str, url: str) -> str | None:

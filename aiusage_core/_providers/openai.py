@@ -96,6 +96,8 @@ class OpenAIAdapter:
         streams=(Stream, AsyncStream),
         legacy_response=LegacyAPIResponse,
         raw_responses=(LegacyAPIResponse, BaseAPIResponse),
+        # No ``omitted``: the SDK's methods drop the parameters not given before request()
+        # (their bodies go through maybe_transform), so a body needs no filtering.
     )
 
     def api_of(self, method: str, url: str) -> str | None:

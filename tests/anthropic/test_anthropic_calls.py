@@ -442,6 +442,23 @@ def test_a_hard_budget_reserves_max_tokens_exactly_and_refuses_before_sending(
     assert job.totals.output_tokens == 6
 
 
+def test_the_input_bound_counts_only_the_parameters_given(
+    server: FakeAnthropic, client: anthropic.Anthropic
+) -> None:
+    # The SDK's body holds a placeholder (Omit) for each of the 14 parameters not given; it
+    # sends none of them, so none may count towards the input bound (each would add about
+    # 45 phantom tokens, 630 here).
+    sent = {"max_tokens": 64, "messages": HELLO, "model": HAIKU, "stream": True}
+    with ai_usage_context("job", budget=Budget(input_tokens=10_000)) as job:
+        stream = client.messages.create(model=HAIKU, max_tokens=64, messages=HELLO, stream=True)
+        assert job.budget is not None
+        assert job.budget.reserved.input_tokens == len(repr(sent))  # held while it streams
+        for _ in stream:
+            pass
+        assert job.budget.reserved.input_tokens == 0
+    assert server.requests[0].json == sent
+
+
 def test_batch_results_are_charged_on_a_budget_but_never_refused(
     server: FakeAnthropic, client: anthropic.Anthropic
 ) -> None:

@@ -170,7 +170,7 @@ class Plan:
 
         run(self.tree)
 
-    async def run_tasks(self, client: openai.AsyncOpenAI) -> None:
+    async def run_tasks(self, client: Any) -> None:
         async def run(node: Node) -> None:
             async with ai_usage_context("node", budget=node.budget) as ctx:
                 self.contexts.append((node, ctx))
@@ -180,12 +180,14 @@ class Plan:
 
         async def call(cap: int) -> None:
             call_id = self._new_call()
+            messages = [{"role": "user", "content": call_id}]
             try:
-                await client.chat.completions.create(
-                    model="gpt-4o-mini",
-                    messages=[{"role": "user", "content": call_id}],
-                    max_tokens=cap,
-                )
+                if self.provider == "openai":
+                    await client.chat.completions.create(
+                        model="gpt-4o-mini", messages=messages, max_tokens=cap
+                    )
+                else:
+                    await client.messages.create(model=HAIKU, messages=messages, max_tokens=cap)
             except BudgetExceededError:
                 self.refused.add(call_id)
 
@@ -262,6 +264,23 @@ def test_tasks_never_overspend_a_hard_budget(server: FakeOpenAI, tree: Node, dat
     async def main() -> None:
         async with openai.AsyncOpenAI(api_key=API_KEY, base_url=server.url, max_retries=0) as raw:
             await plan.run_tasks(wrap_openai(raw))
+
+    asyncio.run(main())
+    plan.check()
+
+
+@settings(max_examples=25)
+@given(tree=trees(ANTHROPIC_UNIT), data=st.data())
+def test_anthropic_tasks_never_overspend_a_hard_budget(
+    server: FakeOpenAI, tree: Node, data: Any
+) -> None:
+    plan = Plan(server, tree, _completion(data, tree), provider="anthropic")
+
+    async def main() -> None:
+        async with anthropic.AsyncAnthropic(
+            api_key=API_KEY, base_url=server.anthropic_url, max_retries=0
+        ) as raw:
+            await plan.run_tasks(wrap_anthropic(raw))
 
     asyncio.run(main())
     plan.check()
