@@ -391,7 +391,8 @@ def _refusal(
     name, allowed, spent, reserved = misfit
     where = state.where
     # Every amount of one message with the same decimals (see aiusage_core._money).
-    places = decimals([allowed, spent, reserved, worst.usd]) if name == "usd" else 0
+    # (Under another limit, the worst case's dollars are written with the decimals they need.)
+    places = decimals([allowed, spent, reserved, worst.usd]) if name == "usd" else None
 
     def money(amount: Decimal) -> str:
         return _usd(amount, places)

@@ -29,13 +29,18 @@ if TYPE_CHECKING:
 __all__ = [
     "HARD",
     "LIMITS",
+    "OUTPUT_CAP",
+    "REFUSE_UNBOUNDED",
+    "RULES",
     "Budget",
     "Limits",
     "ResolvedBudget",
+    "Rules",
     "check_budget",
-    "marker_hard",
     "marker_layers",
+    "marker_rules",
     "parse_limits",
+    "parse_output_cap",
     "parse_spec",
     "parse_usd",
     "parse_whole",
@@ -48,6 +53,19 @@ LIMITS = ("usd", "tokens", "input_tokens", "output_tokens", "calls")
 HARD = "hard"
 """The ``ai_budget`` argument that makes the test's budget refuse calls before they are sent
 (an ``aiusage_core.Budget`` on the test's context) instead of failing the test afterwards."""
+
+OUTPUT_CAP = "output_cap"
+"""The ``ai_budget`` argument giving the output tokens a hard budget reserves for a call whose
+request sets no output cap (``aiusage_core.Budget(output_cap=...)``): a number, or a mapping
+of model names to numbers (``"*"``: any other model)."""
+
+REFUSE_UNBOUNDED = "refuse_unbounded"
+"""The ``ai_budget`` argument that makes a hard budget refuse every call whose request does
+not bound its worst case (``aiusage_core.Budget(refuse_unbounded=True)``)."""
+
+RULES = (HARD, OUTPUT_CAP, REFUSE_UNBOUNDED)
+"""The ``ai_budget`` arguments that are not limits: whether the budget refuses calls, and
+how it bounds the calls whose requests do not bound themselves."""
 
 Limits = Mapping[str, "Decimal | int | None"]
 """Limits given at one level (marker, command line, ini): a limit absent is not set there;
@@ -113,6 +131,55 @@ def parse_whole(value: object, label: str) -> int:
         number = int(exact)
     if number < 0:
         raise ConfigurationError(f"{label}={value!r} must not be negative", name=label, value=value)
+    return number
+
+
+def parse_output_cap(value: object, label: str) -> int | Mapping[str, int]:
+    """``value`` as an ``output_cap``: a positive whole number, a mapping of model names to
+    them (``"*"``: any other model), or either written as text (``"1000"``,
+    ``"gpt-4o=4000, *=1000"``). ``label`` names it in errors."""
+    __tracebackhide__ = True
+    if isinstance(value, str) and "=" in value:
+        caps: dict[str, object] = {}
+        for part in re.split(r"[,\s]+", value.strip()):
+            if not part:
+                continue
+            model, _, cap = part.partition("=")
+            if not model or not cap:
+                raise ConfigurationError(
+                    f"{label}: {part!r} is not model=tokens (e.g. 'gpt-4o=4000, *=1000')",
+                    name=label,
+                    value=value,
+                )
+            if model in caps:
+                raise ConfigurationError(
+                    f"{label}: {model!r} is given twice", name=label, value=value
+                )
+            caps[model] = cap
+        value = caps
+    if isinstance(value, Mapping):
+        checked: dict[str, int] = {}
+        for model, cap in value.items():
+            if not isinstance(model, str) or not model:
+                raise ConfigurationError(
+                    f"{label}: keys must be model names (or '*'), not {model!r}",
+                    name=label,
+                    value=value,
+                )
+            checked[model] = _positive(cap, f"{label}[{model!r}]")
+        return MappingProxyType(checked)
+    return _positive(value, label)
+
+
+def _positive(value: object, label: str) -> int:
+    __tracebackhide__ = True
+    number = parse_whole(value, label)
+    if number < 1:
+        raise ConfigurationError(
+            f"{label}={value!r} must be at least 1 (output tokens to assume for a call)",
+            name=label,
+            value=value,
+        )
     return number
 
 
@@ -249,10 +316,18 @@ class ResolvedBudget:
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     hard: bool = False
     """Whether calls that would go over the budget are refused before they are sent."""
+    output_cap: int | Mapping[str, int] | None = None
+    """The output tokens a hard budget reserves for a call whose request sets no cap."""
+    refuse_unbounded: bool = False
+    """Whether a hard budget refuses the calls whose requests do not bound them."""
 
     def core_budget(self) -> CoreBudget:
         """The hard budget to put on the test's usage context."""
-        return CoreBudget(**{name: getattr(self.budget, name) for name in LIMITS})
+        return CoreBudget(
+            **{name: getattr(self.budget, name) for name in LIMITS},
+            output_cap=self.output_cap,
+            refuse_unbounded=self.refuse_unbounded,
+        )
 
     @classmethod
     def of_layers(cls, layers: list[tuple[str, Limits]]) -> ResolvedBudget:
@@ -303,29 +378,59 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
                 name="args",
                 value=mark.args,
             )
-        limits = {name: value for name, value in mark.kwargs.items() if name != HARD}
-        if not limits and HARD not in mark.kwargs:
+        limits = {name: value for name, value in mark.kwargs.items() if name not in RULES}
+        if not limits and not any(rule in mark.kwargs for rule in RULES):
             raise ConfigurationError(
                 f"{where}: sets no limit; give at least one of {', '.join(LIMITS)}",
                 name="kwargs",
                 value={},
             )
-        hard = mark.kwargs.get(HARD, False)
-        if not isinstance(hard, bool):
-            raise ConfigurationError(
-                f"{where}: hard={hard!r} must be True or False", name=HARD, value=hard
-            )
+        _parse_rules(mark.kwargs, where)
         if limits:
             layers.append((source, parse_limits(limits, where)))
     return layers
 
 
-def marker_hard(item: pytest.Item) -> tuple[bool, str] | None:
-    """``hard=`` of the nearest ``ai_budget`` marker that gives it, and where, or ``None``."""
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The :data:`RULES` given by the ``ai_budget`` markers applying to a test: for each,
+    the nearest marker's value and where it was given, or ``None`` when none gives it."""
+
+    hard: tuple[bool, str] | None = None
+    output_cap: tuple[int | Mapping[str, int] | None, str] | None = None
+    refuse_unbounded: tuple[bool, str] | None = None
+
+
+def _parse_rules(kwargs: Mapping[str, object], where: str) -> Rules:
+    """The :data:`RULES` among one marker's arguments, checked (``where``: the marker)."""
+    flags: dict[str, tuple[bool, str]] = {}
+    for name in (HARD, REFUSE_UNBOUNDED):
+        if name in kwargs:
+            value = kwargs[name]
+            if not isinstance(value, bool):
+                raise ConfigurationError(
+                    f"{where}: {name}={value!r} must be True or False", name=name, value=value
+                )
+            flags[name] = (value, where)
+    cap = None
+    if OUTPUT_CAP in kwargs:
+        value = kwargs[OUTPUT_CAP]
+        # None lifts an output_cap given further out (as a limit of None does).
+        parsed = None if value is None else parse_output_cap(value, f"{where}: {OUTPUT_CAP}")
+        cap = (parsed, where)
+    return Rules(flags.get(HARD), cap, flags.get(REFUSE_UNBOUNDED))
+
+
+def marker_rules(item: pytest.Item) -> Rules:
+    """The :data:`RULES` the ``ai_budget`` markers applying to ``item`` give, each from the
+    nearest marker that gives it. Raises :class:`~aiusage_core.ConfigurationError`."""
+    hard = cap = refuse = None
     for node, mark in item.iter_markers_with_node("ai_budget"):
-        if HARD in mark.kwargs:
-            return bool(mark.kwargs[HARD]), f"@pytest.mark.ai_budget on {node.nodeid}"
-    return None
+        rules = _parse_rules(mark.kwargs, f"@pytest.mark.ai_budget on {node.nodeid}")
+        hard = hard or rules.hard
+        cap = cap or rules.output_cap
+        refuse = refuse or rules.refuse_unbounded
+    return Rules(hard, cap, refuse)
 
 
 _UNPRICED_HINT = (

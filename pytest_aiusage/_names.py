@@ -28,8 +28,10 @@ FAKE_MARKER: Final = "fake_openai"
 
 _MARKERS: Final = (
     f"{BUDGET_MARKER}(usd=None, tokens=None, input_tokens=None, output_tokens=None, "
-    "calls=None, hard=False): fail the test when its AI usage goes over any of these limits; "
-    "hard=True refuses the call that would go over before it is sent (pytest-aiusage)",
+    "calls=None, hard=False, output_cap=None, refuse_unbounded=False): fail the test when its "
+    "AI usage goes over any of these limits; hard=True refuses the call that would go over "
+    "before it is sent, reserving output_cap output tokens for a call that sets no cap (or "
+    "refusing it with refuse_unbounded=True) (pytest-aiusage)",
     f"{FAKE_MARKER}: the openai_client and async_openai_client fixtures talk to the "
     "fake_openai loopback server, with a dummy key (pytest-aiusage)",
     "fake_anthropic: the anthropic_client and async_anthropic_client fixtures talk to the "

@@ -6,6 +6,7 @@ over the ini file; an ``ai_budget`` marker wins over both (see :mod:`._budget`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,14 @@ import pytest
 
 from aiusage_core import ConfigurationError
 
-from ._budget import Limits, ResolvedBudget, parse_spec, parse_usd, parse_whole
+from ._budget import (
+    Limits,
+    ResolvedBudget,
+    parse_output_cap,
+    parse_spec,
+    parse_usd,
+    parse_whole,
+)
 
 __all__ = ["Options", "UnpricedPolicy", "add_options", "read_options"]
 
@@ -37,6 +45,18 @@ HELP_HARD_BUDGET = (
     "make every test's AI budget hard: a call that would take the test over it is refused "
     "before it is sent (BudgetExceededError), so recording and replay stop at the same call. "
     "@pytest.mark.ai_budget(hard=...) overrides it."
+)
+HELP_OUTPUT_CAP = (
+    "output tokens a hard test budget reserves for a call whose request sets no output cap: "
+    "one number, or per model, e.g. 'gpt-4o=4000, *=1000' ('*': any other model). Without "
+    "it, such a call reserves its model's context window. @pytest.mark.ai_budget(output_cap=...) "
+    "overrides it."
+)
+HELP_REFUSE_UNBOUNDED = (
+    "make hard test budgets refuse every call whose request does not bound its cost (no output "
+    "cap and no output cap assumed; images, files or previous responses in its input) instead "
+    "of reserving its model's context window. @pytest.mark.ai_budget(refuse_unbounded=...) "
+    "overrides it."
 )
 HELP_TOP = "how many of the most expensive tests the AI usage summary lists (default 5; 0: none)."
 HELP_JSON = "write the AI usage of every test to this JSON file."
@@ -97,6 +117,20 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help=HELP_HARD_BUDGET,
     )
+    group.addoption(
+        "--aiusage-output-cap",
+        metavar="SPEC",
+        dest="aiusage_output_cap",
+        default=None,
+        help=HELP_OUTPUT_CAP,
+    )
+    group.addoption(
+        "--aiusage-refuse-unbounded",
+        action="store_true",
+        dest="aiusage_refuse_unbounded",
+        default=None,
+        help=HELP_REFUSE_UNBOUNDED,
+    )
     group.addoption("--aiusage-top", metavar="N", dest="aiusage_top", default=None, help=HELP_TOP)
     group.addoption(
         "--aiusage-json", metavar="PATH", dest="aiusage_json", default=None, help=HELP_JSON
@@ -129,6 +163,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("aiusage_max_usd", HELP_MAX_USD, type="string", default="")
     parser.addini("aiusage_unpriced", HELP_UNPRICED, type="string", default="fail")
     parser.addini("aiusage_hard_budget", HELP_HARD_BUDGET, type="bool", default=False)
+    parser.addini("aiusage_output_cap", HELP_OUTPUT_CAP, type="string", default="")
+    parser.addini("aiusage_refuse_unbounded", HELP_REFUSE_UNBOUNDED, type="bool", default=False)
     parser.addini("aiusage_top", HELP_TOP, type="string", default=str(_DEFAULT_TOP))
     parser.addini("aiusage_json", HELP_JSON, type="string", default="")
     parser.addini("aiusage_html", HELP_HTML, type="string", default="")
@@ -154,6 +190,12 @@ class Options:
     """What unpriced calls under a usd limit do."""
     hard_budget: tuple[bool, str]
     """Whether budgets are hard unless a marker says, and where that was set."""
+    output_cap: tuple[int | Mapping[str, int] | None, str]
+    """The output tokens a hard budget reserves for an uncapped call unless a marker says
+    (``None``: its model's context window), and where that was set."""
+    refuse_unbounded: tuple[bool, str]
+    """Whether hard budgets refuse unbounded calls unless a marker says, and where that was
+    set."""
     top: int
     """How many of the most expensive tests the summary lists."""
     json_path: Path | None
@@ -228,6 +270,12 @@ def _read(config: pytest.Config) -> Options:
     raw, label = _pick(config, "aiusage_hard_budget")
     hard_budget = (bool(raw), label)
 
+    raw, label = _pick(config, "aiusage_output_cap")
+    output_cap = (parse_output_cap(raw, label) if str(raw).strip() else None, label)
+
+    raw, label = _pick(config, "aiusage_refuse_unbounded")
+    refuse_unbounded = (bool(raw), label)
+
     layers: list[tuple[str, Limits]] = [
         ("--aiusage-default-budget", cli_budget),
         ("ini aiusage_default_budget", ini_budget),
@@ -239,6 +287,8 @@ def _read(config: pytest.Config) -> Options:
         max_usd_source=max_usd_source,
         unpriced=unpriced,  # type: ignore[arg-type]
         hard_budget=hard_budget,
+        output_cap=output_cap,
+        refuse_unbounded=refuse_unbounded,
         top=top,
         json_path=json_path,
         html_path=_path(config, "aiusage_html"),

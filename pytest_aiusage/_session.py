@@ -34,7 +34,12 @@ from aiusage_core import (
 from aiusage_core._delivery import add_listener, remove_listener
 from aiusage_core._money import decimal_str, usd_each
 
-from ._budget import ResolvedBudget, check_budget, marker_hard, marker_layers
+from ._budget import (
+    ResolvedBudget,
+    check_budget,
+    marker_layers,
+    marker_rules,
+)
 from ._format import PROPAGATION_HINT, by_model, calls_summary, unpropagated_text
 from ._options import Options
 from ._outputs import write_outputs
@@ -212,12 +217,19 @@ class SessionState:
                 if layers
                 else self.options.default_budget
             )
-            hard, _ = marker_hard(item) or self.options.hard_budget
+            rules = marker_rules(item)
         except ConfigurationError as exc:
             problem = str(exc)
         else:
+            options = self.options
+            hard, _ = rules.hard or options.hard_budget
             if hard:
-                resolved = dataclasses.replace(resolved, hard=True)
+                # The marker nearest the test wins, then the command line, then the ini file.
+                cap, _ = rules.output_cap or options.output_cap
+                refuse, _ = rules.refuse_unbounded or options.refuse_unbounded
+                resolved = dataclasses.replace(
+                    resolved, hard=True, output_cap=cap, refuse_unbounded=refuse
+                )
                 context = item.stash.get(CONTEXT, None)
                 if context is not None and not resolved.budget.is_empty:
                     # Refused before sending: a recording run stops where a replay does.
