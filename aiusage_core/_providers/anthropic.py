@@ -130,14 +130,14 @@ class AnthropicAdapter:
     def provider_of(self, client: Any, tracking: TrackingOptions) -> str:
         if tracking.provider:
             return tracking.provider
-        for classes, provider in _PROVIDERS:
-            if isinstance(client, classes):
-                return provider
         base_url = client.base_url  # the SDK's public property; the same object until changed
         cached = client.__dict__.get(_PROVIDER_KEY)
         if cached is not None and cached[0] is base_url:
             return str(cached[1])
-        provider = provider_for_url(str(base_url), default="anthropic")
+        # Worked out once per client (and base URL): its class names the cloud serving it.
+        provider = next(
+            (cloud for classes, cloud in _PROVIDERS if isinstance(client, classes)), None
+        ) or provider_for_url(str(base_url), default="anthropic")
         client.__dict__[_PROVIDER_KEY] = (base_url, provider)
         return provider
 

@@ -125,6 +125,10 @@ class Page:
         self.send("Page.enable")
         self.send("Network.enable")
         self.send("Runtime.enable")
+        # A headless tab is not always the focused one: key presses could then land before
+        # the page has focus. Emulated focus makes it behave as the window in front.
+        self.send("Emulation.setFocusEmulationEnabled", enabled=True)
+        self.send("Page.bringToFront")
         self.send("Page.navigate", url=path.resolve().as_uri())
         self.wait_for("Page.loadEventFired")
 
