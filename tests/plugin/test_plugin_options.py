@@ -139,6 +139,8 @@ def test_with_the_plugin_off_a_suite_using_its_names_runs_under_strict_markers_a
         "aiusage_json = usage.json\n"
         "aiusage_unpriced = warn\n"
         "aiusage_cassette_report = true\n"
+        "aiusage_output_cap = gpt-4o=4000, *=1000\n"
+        "aiusage_refuse_unbounded = true\n"
     )
     pytester.makepyfile(test_suite=SUITE_USING_THE_PLUGIN)
     if autoload:
