@@ -20,7 +20,12 @@ from typing import IO, Any
 from . import __version__
 from ._errors import AIUsageError, LedgerError
 from ._ledger import Ledger, LedgerReport
-from ._ledger_pages import SpendOverTime, render_ledger_html, render_ledger_markdown
+from ._ledger_pages import (
+    SpendOverTime,
+    key_cell,
+    render_ledger_html,
+    render_ledger_markdown,
+)
 from ._money import cost_of, usd_column
 from ._postgres import PostgresSink, ledger_sink
 from ._records import UsageRecord, UsageTotals
@@ -284,14 +289,6 @@ def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
     return data
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _render_table(report: LedgerReport) -> str:
     unpriced = report.totals.unpriced_calls > 0
     header = [*report.by, "calls", "input_tokens", "output_tokens", "cost_usd"]
@@ -308,7 +305,7 @@ def _render_table(report: LedgerReport) -> str:
             row.append(f"{t.unpriced_calls:,}")
         return row
 
-    body = [[*(_cell(v) for v in g.key), *figures(g.totals)] for g in report.groups]
+    body = [[*(key_cell(v) for v in g.key), *figures(g.totals)] for g in report.groups]
     total = ["TOTAL", *([""] * (len(report.by) - 1)), *figures(report.totals)]
     if not report.by:
         total = figures(report.totals)
@@ -352,7 +349,7 @@ def _render_csv(report: LedgerReport) -> str:
     writer.writerow([*report.by, *_TOTAL_FIELDS])
     for group in report.groups:
         totals = _totals_dict(group.totals)
-        keys = ["" if v is None else _cell(v) for v in group.key]
+        keys = ["" if v is None else key_cell(v) for v in group.key]
         writer.writerow([*keys, *(totals[f] for f in _TOTAL_FIELDS)])
     return out.getvalue()
 

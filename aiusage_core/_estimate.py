@@ -20,9 +20,11 @@ does not hold, and the adapter reports them as :attr:`CallEstimate.unbounded_inp
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CallEstimate", "request_text", "text_token_bound"]
+__all__ = ["CallEstimate", "referred_content", "request_text", "text_token_bound", "tool_results"]
 
 
 def request_text(body: object) -> str:
@@ -36,6 +38,30 @@ def text_token_bound(text: str) -> int:
     if text.isascii():
         return len(text)
     return len(text.encode("utf-8", "surrogatepass"))
+
+
+def referred_content(body: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    """Why ``body``'s input is unbounded when one of ``keys`` (content the request only
+    refers to: a previous response, a container, ...) is given in it, or ``None``."""
+    for key in keys:
+        if body.get(key):
+            return f"content referred to by {key!r}"
+    return None
+
+
+def tool_results(
+    body: Mapping[str, Any], plain: Collection[str | None], kind_of_tool: str
+) -> str | None:
+    """Why ``body``'s input is unbounded when its ``tools`` hold one whose ``type`` is not
+    in ``plain`` (a tool the provider runs, whose results become input), or ``None``.
+    ``kind_of_tool`` names such tools in the reason (``"hosted tool"``, ``"server tool"``)."""
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        for tool in tools:
+            kind = tool.get("type") if isinstance(tool, Mapping) else None
+            if kind not in plain:
+                return f"the results of the {kind_of_tool} {kind!r}"
+    return None
 
 
 @dataclass(slots=True)

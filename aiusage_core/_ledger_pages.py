@@ -16,10 +16,11 @@ from ._money import cost_column, cost_of, cost_text, decimals
 from ._records import UsageTotals
 from ._render import escape, fractions, html_page, html_table, markdown_table, svg_chart
 
-__all__ = ["SpendOverTime", "render_ledger_html", "render_ledger_markdown"]
+__all__ = ["SpendOverTime", "key_cell", "render_ledger_html", "render_ledger_markdown"]
 
 
-def _cell(value: Any) -> str:
+def key_cell(value: Any) -> str:
+    """A ledger group's key value as a report writes it (``(none)``, ``true``/``false``)."""
     if value is None:
         return "(none)"
     if isinstance(value, bool):
@@ -36,7 +37,7 @@ class SpendOverTime:
         self.series_key = series_key
         cells: dict[tuple[str, str], UsageTotals] = {}
         for group in report.groups:
-            key = (_cell(group.key[0]), _cell(group.key[1]))
+            key = (key_cell(group.key[0]), key_cell(group.key[1]))
             cells[key] = cells[key] + group.totals if key in cells else group.totals
         self.periods: list[str] = sorted({p for p, _ in cells})
         self.names: list[str] = list(dict.fromkeys(name for _, name in cells))
@@ -87,7 +88,7 @@ def _table_rows(report: LedgerReport) -> tuple[list[str], list[list[str]], list[
         t = group.totals
         rows.append(
             [
-                *(_cell(v) for v in group.key),
+                *(key_cell(v) for v in group.key),
                 f"{t.calls:,}",
                 f"{t.input_tokens:,}",
                 f"{t.output_tokens:,}",

@@ -362,6 +362,13 @@ def _measure(totals: UsageTotals, name: str) -> Decimal | int:
     return value
 
 
+def _marker_source(nodeid: str, item: pytest.Item) -> tuple[str, str]:
+    """``(source, where)`` of an ``ai_budget`` marker on the node ``nodeid`` applying to
+    ``item``: the marker, and the marker with the test it applies to (for error messages)."""
+    source = f"@pytest.mark.ai_budget on {nodeid}"
+    return source, source if nodeid == item.nodeid else f"{source} (applying to {item.nodeid})"
+
+
 def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
     """The limits of the ``ai_budget`` markers applying to ``item``, nearest first.
 
@@ -369,8 +376,7 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
     """
     layers: list[tuple[str, Limits]] = []
     for node, mark in item.iter_markers_with_node("ai_budget"):
-        source = f"@pytest.mark.ai_budget on {node.nodeid}"
-        where = source if node is item else f"{source} (applying to {item.nodeid})"
+        source, where = _marker_source(node.nodeid, item)
         if mark.args:
             raise ConfigurationError(
                 f"{where}: takes keyword arguments only ({', '.join(f'{n}=' for n in LIMITS)}), "
@@ -385,7 +391,6 @@ def marker_layers(item: pytest.Item) -> list[tuple[str, Limits]]:
                 name="kwargs",
                 value={},
             )
-        _parse_rules(mark.kwargs, where)
         if limits:
             layers.append((source, parse_limits(limits, where)))
     return layers
@@ -423,10 +428,11 @@ def _parse_rules(kwargs: Mapping[str, object], where: str) -> Rules:
 
 def marker_rules(item: pytest.Item) -> Rules:
     """The :data:`RULES` the ``ai_budget`` markers applying to ``item`` give, each from the
-    nearest marker that gives it. Raises :class:`~aiusage_core.ConfigurationError`."""
+    nearest marker that gives it (checked here, not by :func:`marker_layers`). Raises
+    :class:`~aiusage_core.ConfigurationError` naming the marker and the bad argument."""
     hard = cap = refuse = None
     for node, mark in item.iter_markers_with_node("ai_budget"):
-        rules = _parse_rules(mark.kwargs, f"@pytest.mark.ai_budget on {node.nodeid}")
+        rules = _parse_rules(mark.kwargs, _marker_source(node.nodeid, item)[1])
         hard = hard or rules.hard
         cap = cap or rules.output_cap
         refuse = refuse or rules.refuse_unbounded

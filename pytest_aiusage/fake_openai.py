@@ -950,12 +950,12 @@ def _embedding_vector(model: str, item: str | list[int], dimensions: int) -> lis
 # -- POST /v1/responses ----------------------------------------------------------------------
 
 
-def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
-    raw_input = body.get("input")
-    if isinstance(raw_input, str):
-        items: list[Any] = [{"role": "user", "content": raw_input}]
-    else:
-        items = _required_list(body, "input")
+def _responses_usage(
+    body: dict[str, Any], items: list[Any], script: Script
+) -> tuple[str, dict[str, Any] | None]:
+    """The text a Responses API call (a response or a compaction) writes for its input
+    ``items``, and its usage in the Responses shape (the script's overrides applied;
+    ``None`` when the script sends none)."""
     instructions = body.get("instructions")
     prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
     text = script.content if script.content is not None else default_content(items)
@@ -968,7 +968,16 @@ def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
     }
-    usage = _usage(default_usage, script, ("input_tokens", "output_tokens"))
+    return text, _usage(default_usage, script, ("input_tokens", "output_tokens"))
+
+
+def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        items: list[Any] = [{"role": "user", "content": raw_input}]
+    else:
+        items = _required_list(body, "input")
+    text, usage = _responses_usage(body, items, script)
     model = script.model or _snapshot(body["model"])
     message_id = f"msg_{ids.hex('msg', 50)}"
 
@@ -983,7 +992,7 @@ def _responses(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
             "completed_at": CREATED_AT + 1 if completed else None,
             "error": None,
             "incomplete_details": None,
-            "instructions": instructions,
+            "instructions": body.get("instructions"),
             "max_output_tokens": body.get("max_output_tokens"),
             "max_tool_calls": body.get("max_tool_calls"),
             "model": model,
@@ -1068,19 +1077,7 @@ def _compact(body: dict[str, Any], script: Script, ids: Ids) -> _Reply:
         items = []
     else:
         items = _required_list(body, "input")
-    instructions = body.get("instructions")
-    prompt = [{"role": "system", "content": instructions}, *items] if instructions else items
-    input_tokens = count_prompt_tokens(prompt)
-    summary = script.content if script.content is not None else default_content(items)
-    output_tokens = count_tokens(summary)
-    default_usage = {
-        "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_tokens + output_tokens,
-    }
-    usage = _usage(default_usage, script, ("input_tokens", "output_tokens"))
+    summary, usage = _responses_usage(body, items, script)
     users = [
         {
             "id": f"msg_{ids.hex(f'user{i}', 50)}",

@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._estimate import CallEstimate, request_text, text_token_bound
+from .._estimate import (
+    CallEstimate,
+    referred_content,
+    request_text,
+    text_token_bound,
+    tool_results,
+)
 
 __all__ = ["estimate_request"]
 
 _MEDIA = (("'image'", "an image part"), ("'document'", "a document part"))
 _REFERENCES = ("mcp_servers", "container")
+_PLAIN_TOOLS = frozenset({None, "custom"})  # tools the caller runs: no "type", or "custom"
 _DEFAULT_TIERS = frozenset({"auto", "standard_only"})
 
 
@@ -25,16 +32,7 @@ def _unbounded_input(body: Mapping[str, Any], text: str) -> str | None:
     for marker, name in _MEDIA:
         if marker in text:
             return name
-    for key in _REFERENCES:
-        if body.get(key):
-            return f"content referred to by {key!r}"
-    tools = body.get("tools")
-    if isinstance(tools, list):
-        for tool in tools:
-            kind = tool.get("type") if isinstance(tool, Mapping) else None
-            if kind not in (None, "custom"):
-                return f"the results of the server tool {kind!r}"
-    return None
+    return referred_content(body, _REFERENCES) or tool_results(body, _PLAIN_TOOLS, "server tool")
 
 
 def estimate_request(

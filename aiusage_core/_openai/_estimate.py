@@ -15,7 +15,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._estimate import CallEstimate, request_text, text_token_bound
+from .._estimate import (
+    CallEstimate,
+    referred_content,
+    request_text,
+    text_token_bound,
+    tool_results,
+)
 
 __all__ = ["estimate_request"]
 
@@ -48,15 +54,9 @@ def _unbounded_input(api: str, body: Mapping[str, Any], text: str) -> str | None
     if api == "chat" and body.get("web_search_options") is not None:
         return "web search results (web_search_options)"
     if api == "responses":
-        for key in _RESPONSE_REFERENCES:
-            if body.get(key):
-                return f"content referred to by {key!r}"
-        tools = body.get("tools")
-        if isinstance(tools, list):
-            for tool in tools:
-                kind = tool.get("type") if isinstance(tool, Mapping) else None
-                if kind not in _PLAIN_TOOLS:
-                    return f"the results of the hosted tool {kind!r}"
+        return referred_content(body, _RESPONSE_REFERENCES) or tool_results(
+            body, _PLAIN_TOOLS, "hosted tool"
+        )
     return None
 
 

@@ -32,10 +32,10 @@ from .._anthropic._estimate import estimate_request
 from .._anthropic._extract import StreamedMessage, extract
 from .._calls import CallStart, PendingCall
 from .._context import UsageContext
-from .._counts import MISSING, Usage
+from .._counts import Usage
 from .._estimate import CallEstimate
 from .._pricing import provider_for_url
-from .._sdk._failures import never_sent
+from .._sdk._failures import failure_usage
 from .._tracking import TrackingOptions
 from . import Prepared, Read, SdkTypes, StreamReader
 from ._reading import field
@@ -67,8 +67,6 @@ try:  # clients of newer SDKs, named by the cloud that serves them
 except ImportError:  # pragma: no cover - older SDKs
     pass
 
-_NO_TOKENS = Usage("reported")
-_NOTHING_BILLED = Decimal(0)
 _PROVIDER_KEY = "_aiusage_provider"  # (base URL object, provider) cached on the client
 _new_tuple = tuple.__new__
 
@@ -165,13 +163,7 @@ class AnthropicAdapter:
         return None
 
     def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
-        if isinstance(exc, APIStatusError):
-            # An HTTP error status (or an error event before any usage): no billable work.
-            # Zero tokens, priced ($0 for a known model; an unknown one stays unpriced).
-            return _NO_TOKENS, None
-        if never_sent(exc, APIConnectionError):
-            return _NO_TOKENS, _NOTHING_BILLED
-        return MISSING, None
+        return failure_usage(exc, APIStatusError, APIConnectionError)
 
 
 ANTHROPIC = AnthropicAdapter()

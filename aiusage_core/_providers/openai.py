@@ -24,13 +24,13 @@ from openai.lib.azure import AsyncAzureOpenAI
 
 from .._calls import CallStart, PendingCall
 from .._context import UsageContext
-from .._counts import MISSING, Usage
+from .._counts import Usage
 from .._estimate import CallEstimate
 from .._openai._estimate import estimate_request
 from .._openai._extract import extract, field
 from .._openai._request import caller_metadata, edit_request
 from .._pricing import provider_for_url
-from .._sdk._failures import never_sent
+from .._sdk._failures import failure_usage
 from .._tracking import TrackingOptions
 from . import Prepared, Read, SdkTypes, StreamReader
 
@@ -53,8 +53,6 @@ _UNFINISHED = frozenset({"queued", "in_progress"})
 _FINISHED = frozenset({"completed", "incomplete", "failed", "cancelled"})
 
 _AZURE = (openai.AzureOpenAI, AsyncAzureOpenAI)
-_NO_TOKENS = Usage("reported")
-_NOTHING_BILLED = Decimal(0)
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _new_tuple = tuple.__new__
 _PROVIDER_KEY = "_aiusage_provider"  # (base URL object, provider) cached on the client
@@ -154,16 +152,7 @@ class OpenAIAdapter:
         return _response_event if api == "responses" else _chat_item
 
     def failure(self, exc: BaseException) -> tuple[Usage, Decimal | None]:
-        if isinstance(exc, APIStatusError):
-            # An HTTP error status: the API did no billable work. Zero tokens, priced ($0 for
-            # a known model; an unknown model stays unpriced, never a made-up $0).
-            return _NO_TOKENS, None
-        if never_sent(exc, APIConnectionError):
-            # Nothing reached the API, whatever the model: a failed call, not unpriced spend.
-            return _NO_TOKENS, _NOTHING_BILLED
-        # Dropped or timed out after sending, broken midway, cancelled: it may have been
-        # processed and billed.
-        return MISSING, None
+        return failure_usage(exc, APIStatusError, APIConnectionError)
 
 
 OPENAI = OpenAIAdapter()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 import httpx2
 
-__all__ = ["never_sent"]
+from .._counts import MISSING, Usage
+
+__all__ = ["failure_usage", "never_sent"]
 
 _SENT: Final = (
     httpx2.ReadError,
@@ -31,3 +34,29 @@ def never_sent(exc: BaseException, connection_error: type[BaseException]) -> boo
             return False
         cause, seen = cause.__cause__ or cause.__context__, seen + 1
     return True
+
+
+_NO_TOKENS: Final = Usage("reported")
+_NOTHING_BILLED: Final = Decimal(0)
+
+
+def failure_usage(
+    exc: BaseException, status_error: type[BaseException], connection_error: type[BaseException]
+) -> tuple[Usage, Decimal | None]:
+    """The usage and cost of a call that ended with ``exc`` before any usage was read, for a
+    Stainless SDK whose errors are ``status_error`` (an HTTP error status) and
+    ``connection_error``:
+
+    * an HTTP error status (or an error event before any usage): the API did no billable
+      work. Zero tokens, priced ($0 for a known model; an unknown one stays unpriced, never
+      a made-up $0);
+    * a request that never left the process, whatever the model: zero tokens at $0, a failed
+      call, not unpriced spend;
+    * anything else (dropped or timed out after sending, broken midway, cancelled): it may
+      have been processed and billed, so its usage is ``missing``.
+    """
+    if isinstance(exc, status_error):
+        return _NO_TOKENS, None
+    if never_sent(exc, connection_error):
+        return _NO_TOKENS, _NOTHING_BILLED
+    return MISSING, None
